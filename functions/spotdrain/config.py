@@ -1,0 +1,55 @@
+"""Deployment configuration the functions read from their environment (set by template.yaml).
+
+Read on every invocation (it is a handful of ``os.environ`` look-ups), so that the simulator can
+run several worlds in one process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from spotdrain.errors import InvalidConfiguration
+
+TARGET_GROUP_ARN = re.compile(
+    r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$"
+)
+LOAD_BALANCER_ARN = re.compile(
+    r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/(app|net|gwy)/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$"
+)
+TRUE = {"true", "1", "yes"}
+FALSE = {"false", "0", "no", ""}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where candidate target groups come from."""
+
+    target_group_arns: tuple[str, ...] = ()
+    load_balancer_arns: tuple[str, ...] = ()
+    use_service_load_balancers: bool = True
+
+    @property
+    def has_sources(self) -> bool:
+        return bool(self.target_group_arns or self.load_balancer_arns or self.use_service_load_balancers)
+
+
+def _arn_list(name: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
+    raw = os.environ.get(name, "")
+    items = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    bad = [item for item in items if not pattern.match(item)]
+    if bad:
+        raise InvalidConfiguration(f"{name} has values that are not ARNs of the right kind: {bad}")
+    return items
+
+
+def load_config() -> Config:
+    flag = os.environ.get("USE_SERVICE_LOAD_BALANCERS", "true").strip().lower()
+    if flag not in TRUE | FALSE:
+        raise InvalidConfiguration(f"USE_SERVICE_LOAD_BALANCERS must be true or false, not {flag!r}")
+    return Config(
+        target_group_arns=_arn_list("TARGET_GROUP_ARNS", TARGET_GROUP_ARN),
+        load_balancer_arns=_arn_list("LOAD_BALANCER_ARNS", LOAD_BALANCER_ARN),
+        use_service_load_balancers=flag in TRUE,
+    )

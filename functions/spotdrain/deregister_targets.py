@@ -1,0 +1,31 @@
+"""DeregisterTargets: take every registration of the task out of its target group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from spotdrain.drain import deregister_targets
+from spotdrain.models import ResolvedTargets
+from spotdrain.observability import logger, metrics, tracer
+from spotdrain.steps import correlate, validate
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = validate(ResolvedTargets, event, "DeregisterTargets")
+    correlate("DeregisterTargets", request.execution, request.task)
+    result = deregister_targets(request)
+    metrics.add_metric(name="TargetsDeregistered", unit=MetricUnit.Count, value=len(result.deregistered))
+    logger.info(
+        "targets deregistered",
+        extra={
+            "deregistered": [t.dump() for t in result.deregistered],
+            "next_wait_seconds": result.drain.next_wait_seconds,
+        },
+    )
+    return result.dump()

@@ -1,0 +1,73 @@
+"""Named errors: the exact, case-sensitive contract between the handlers and the state machine.
+
+The Lambda runtime reports an unhandled exception as ``errorType`` = the exception class name, and
+Step Functions matches ``Retry``/``Catch`` ``ErrorEquals`` against that name. So the class names
+below are part of the workflow's interface: ``statemachine/drain.asl.json`` names them, and
+``tests/test_definition.py`` checks that every name it retries or catches is defined here.
+
+Transient errors are retried by the workflow (backoff, MaxDelaySeconds, full jitter); permanent
+errors are not, they go straight to the failure branch.
+"""
+
+from __future__ import annotations
+
+
+class SpotDrainError(Exception):
+    """Base class of every named error. ``retryable`` says how the ASL treats it."""
+
+    retryable = False
+
+
+# --- permanent: bad input or configuration ---------------------------------------------------
+class InvalidEvent(SpotDrainError):
+    """The step input is not what the workflow accepts (malformed event, wrong types)."""
+
+
+class InvalidConfiguration(SpotDrainError):
+    """The deployment's configuration (environment, settings) is unusable."""
+
+
+# --- AWS API failures, classified --------------------------------------------------------------
+class AwsThrottled(SpotDrainError):
+    """An AWS API refused the call for rate (Throttling, ThrottlingException, ...)."""
+
+    retryable = True
+
+
+class AwsUnavailable(SpotDrainError):
+    """An AWS API failed on its side or could not be reached (5xx, timeouts, connection errors)."""
+
+    retryable = True
+
+
+class AwsAccessDenied(SpotDrainError):
+    """The function's role may not make this call. Permanent until the policy is fixed."""
+
+
+class AwsResourceNotFound(SpotDrainError):
+    """A configured resource (target group, load balancer, cluster, service) does not exist."""
+
+
+class AwsRequestFailed(SpotDrainError):
+    """Any other client-side AWS error: the request itself is wrong. Not retried."""
+
+
+# --- safety and outcome errors -------------------------------------------------------------------
+class DeregistrationIneffective(SpotDrainError):
+    """A target still reports being in service after it was deregistered.
+
+    The deregistration did not take effect (for example it was sent for the wrong port). The
+    workflow never reports such a target as drained.
+    """
+
+
+class DrainTimeout(SpotDrainError):
+    """Targets were deregistered but had not finished draining by the deadline or attempt limit."""
+
+
+RETRYABLE_ERRORS: tuple[str, ...] = tuple(
+    cls.__name__ for cls in SpotDrainError.__subclasses__() if cls.retryable
+)
+PERMANENT_ERRORS: tuple[str, ...] = tuple(
+    cls.__name__ for cls in SpotDrainError.__subclasses__() if not cls.retryable
+)

@@ -1,0 +1,269 @@
+"""ParseEvent's logic: is this EventBridge event a Spot interruption, and of which task?
+
+Plain functions; the handler in ``parse_event.py`` only adapts them to Lambda.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.parser import parse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from spotdrain import clock
+from spotdrain.aws import aws_errors, client
+from spotdrain.errors import InvalidEvent
+from spotdrain.models import ParsedEvent, ParseEventInput, PollSettings, TaskInfo
+
+ECS_SOURCE = "aws.ecs"
+TASK_STATE_CHANGE = "ECS Task State Change"
+INTERRUPTION_STOP_CODES = frozenset({"SpotInterruption", "TerminationNotice"})
+INTERRUPTION_REASON_PREFIX = "Your Spot Task was interrupted"
+# A task that has reached these statuses has released its ENI: its IP may already belong to
+# another task, so acting on it could harm a healthy target. The notice arrives while RUNNING.
+TOO_LATE_STATUSES = frozenset({"DEPROVISIONING", "STOPPED", "DELETED"})
+ENI_ATTACHMENT_TYPES = frozenset({"eni", "ElasticNetworkInterface"})
+
+
+# --- parser models (Powertools parser + pydantic) -----------------------------------------------
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class AttachmentDetail(_Lenient):
+    name: str
+    value: str | None = None
+
+
+class Attachment(_Lenient):
+    type: str | None = None
+    status: str | None = None
+    details: list[AttachmentDetail] = Field(default_factory=list)
+
+
+class ContainerNetworkInterface(_Lenient):
+    attachment_id: str | None = Field(default=None, alias="attachmentId")
+    private_ipv4_address: str | None = Field(default=None, alias="privateIpv4Address")
+    ipv6_address: str | None = Field(default=None, alias="ipv6Address")
+
+
+class Container(_Lenient):
+    name: str | None = None
+    network_interfaces: list[ContainerNetworkInterface] = Field(
+        default_factory=list, alias="networkInterfaces"
+    )
+
+
+class EcsTaskDetail(_Lenient):
+    """The ``detail`` of an "ECS Task State Change" event (also DescribeTasks' task shape)."""
+
+    task_arn: str = Field(alias="taskArn", min_length=1)
+    cluster_arn: str = Field(alias="clusterArn", min_length=1)
+    desired_status: str | None = Field(default=None, alias="desiredStatus")
+    last_status: str | None = Field(default=None, alias="lastStatus")
+    stop_code: str | None = Field(default=None, alias="stopCode")
+    stopped_reason: str | None = Field(default=None, alias="stoppedReason")
+    group: str | None = None
+    availability_zone: str | None = Field(default=None, alias="availabilityZone")
+    attachments: list[Attachment] = Field(default_factory=list)
+    containers: list[Container] = Field(default_factory=list)
+    version: int | None = None
+    stopping_at: datetime | None = Field(default=None, alias="stoppingAt")
+    updated_at: datetime | None = Field(default=None, alias="updatedAt")
+
+
+class EcsTaskStateChangeEvent(_Lenient):
+    """An EventBridge event. Only what ParseEvent relies on is required."""
+
+    source: str
+    detail_type: str = Field(alias="detail-type")
+    account: str | None = None
+    region: str | None = None
+    time: datetime | None = None
+    resources: list[str] = Field(default_factory=list)
+    detail: dict[str, Any]
+
+
+# --- plain functions ------------------------------------------------------------------------------
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: where it is and what is wrong, without echoing huge inputs."""
+    problems = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        problems.append(f"{where}: {err['msg']}")
+    more = len(exc.errors()) - len(problems)
+    return "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
+
+
+def arn_part(arn: str, index: int) -> str | None:
+    """Field ``index`` of an ARN (3 = region, 4 = account), or None if it is not an ARN."""
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn" and parts[index]:
+        return parts[index]
+    return None
+
+
+def is_spot_interruption(detail: EcsTaskDetail) -> tuple[bool, str]:
+    """Decide from the event alone; the reason says why not, for the ``Ignored`` outcome."""
+    if detail.desired_status != "STOPPED":
+        return False, f"desiredStatus is {detail.desired_status!r}, not 'STOPPED'"
+    if detail.stop_code is not None:
+        if detail.stop_code not in INTERRUPTION_STOP_CODES:
+            return False, f"stopCode {detail.stop_code!r} is not a Spot interruption"
+    elif not (detail.stopped_reason or "").startswith(INTERRUPTION_REASON_PREFIX):
+        return False, f"no stopCode and stoppedReason {detail.stopped_reason!r} is not a Spot interruption"
+    if detail.last_status in TOO_LATE_STATUSES:
+        return False, (
+            f"task is already {detail.last_status}: its network interface is released and its "
+            "address may belong to another task now"
+        )
+    return True, f"Spot interruption ({detail.stop_code or detail.stopped_reason})"
+
+
+def eni_addresses(detail: EcsTaskDetail) -> tuple[str | None, list[str], list[str]]:
+    """(ENI id, IPv4s, IPv6s) from the ENI attachment found by type; containers as fallback."""
+    eni_id: str | None = None
+    ipv4: list[str] = []
+    ipv6: list[str] = []
+    for attachment in detail.attachments:
+        if attachment.type not in ENI_ATTACHMENT_TYPES:
+            continue
+        for item in attachment.details:
+            if not item.value:
+                continue
+            if item.name == "networkInterfaceId":
+                eni_id = item.value
+            elif item.name == "privateIPv4Address" and item.value not in ipv4:
+                ipv4.append(item.value)
+            elif item.name == "ipv6Address" and item.value not in ipv6:
+                ipv6.append(item.value)
+        break
+    if not ipv4 and not ipv6:
+        for container in detail.containers:
+            for nic in container.network_interfaces:
+                if nic.private_ipv4_address and nic.private_ipv4_address not in ipv4:
+                    ipv4.append(nic.private_ipv4_address)
+                if nic.ipv6_address and nic.ipv6_address not in ipv6:
+                    ipv6.append(nic.ipv6_address)
+    return eni_id, ipv4, ipv6
+
+
+def describe_task(cluster_arn: str, task_arn: str, region: str) -> dict[str, Any] | None:
+    """DescribeTasks for one task, in the event's region; None when ECS no longer knows it."""
+    ecs = client("ecs", region)
+    with aws_errors("ecs:DescribeTasks"):
+        response = ecs.describe_tasks(cluster=cluster_arn, tasks=[task_arn])
+    for task in response.get("tasks", []):
+        if task.get("taskArn") == task_arn:
+            return dict(task)
+    return None
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def parse_interruption(request: ParseEventInput) -> ParsedEvent:
+    """The whole ParseEvent step: validate, decide, extract, fall back to DescribeTasks."""
+    settings: PollSettings = request.settings
+    try:
+        event = parse(event=request.event, model=EcsTaskStateChangeEvent)
+    except ValidationError as exc:
+        raise InvalidEvent(f"not an EventBridge event: {describe_validation_error(exc)}") from exc
+
+    def ignored(reason: str) -> ParsedEvent:
+        return ParsedEvent(outcome="Ignored", reason=reason, settings=settings, execution=request.execution)
+
+    if event.source != ECS_SOURCE or event.detail_type != TASK_STATE_CHANGE:
+        return ignored(
+            f"not an ECS task state change (source {event.source!r}, detail-type {event.detail_type!r})"
+        )
+    try:
+        detail = parse(event=event.detail, model=EcsTaskDetail)
+    except ValidationError as exc:
+        raise InvalidEvent(f"bad ECS task detail: {describe_validation_error(exc)}") from exc
+
+    interrupted, why = is_spot_interruption(detail)
+    if not interrupted:
+        return ignored(why)
+
+    region = event.region or arn_part(detail.task_arn, 3) or arn_part(detail.cluster_arn, 3)
+    account = event.account or arn_part(detail.task_arn, 4) or arn_part(detail.cluster_arn, 4)
+    if not region or not account:
+        raise InvalidEvent(
+            "cannot tell the task's region and account: the event has no 'region'/'account' "
+            f"and taskArn {detail.task_arn!r} is not an ARN"
+        )
+
+    event_time = _as_utc(event.time or detail.stopping_at or detail.updated_at) or clock.now()
+    source: Literal["event", "DescribeTasks"] = "event"
+    eni_id, ipv4, ipv6 = eni_addresses(detail)
+    if not ipv4 and not ipv6:
+        described = describe_task(detail.cluster_arn, detail.task_arn, region)
+        if described is None:
+            return ParsedEvent(
+                outcome="TaskNotFound",
+                reason=(
+                    f"the event carries no network details and ECS no longer knows task "
+                    f"{detail.task_arn} (DescribeTasks: MISSING)"
+                ),
+                settings=settings,
+                execution=request.execution,
+            )
+        source = "DescribeTasks"
+        try:
+            full = parse(event=described, model=EcsTaskDetail)
+        except ValidationError as exc:
+            raise InvalidEvent(f"unexpected DescribeTasks answer: {describe_validation_error(exc)}") from exc
+        eni_id, ipv4, ipv6 = eni_addresses(full)
+        if full.last_status in TOO_LATE_STATUSES:
+            return ignored(
+                f"task is already {full.last_status} (DescribeTasks): its address may belong "
+                "to another task now"
+            )
+        detail = detail.model_copy(
+            update={
+                "group": detail.group or full.group,
+                "availability_zone": detail.availability_zone or full.availability_zone,
+                "last_status": full.last_status or detail.last_status,
+            }
+        )
+        if not ipv4 and not ipv6:
+            return ignored(
+                "task has no awsvpc network interface (bridge or host networking on EC2): its "
+                "targets are registered by instance id and host port, which spotdrain does not "
+                "deregister"
+            )
+
+    service = None
+    if detail.group and detail.group.startswith("service:"):
+        service = detail.group.split(":", 1)[1] or None
+    task = TaskInfo(
+        task_arn=detail.task_arn,
+        task_id=detail.task_arn.rsplit("/", 1)[-1],
+        cluster_arn=detail.cluster_arn,
+        cluster_name=detail.cluster_arn.rsplit("/", 1)[-1],
+        service_name=service,
+        region=region,
+        account=account,
+        availability_zone=detail.availability_zone,
+        eni_id=eni_id,
+        ipv4=ipv4,
+        ipv6=ipv6,
+        event_time=event_time,
+        detail_version=detail.version,
+        stop_code=detail.stop_code,
+        stopped_reason=detail.stopped_reason,
+        last_status=detail.last_status,
+        network_source=source,
+    )
+    return ParsedEvent(
+        outcome="Interruption",
+        reason=why,
+        task=task,
+        settings=settings,
+        execution=request.execution,
+    )

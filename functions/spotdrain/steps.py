@@ -1,0 +1,32 @@
+"""What every handler shares: input validation into a named error and correlation keys."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from spotdrain.errors import InvalidEvent
+from spotdrain.events import describe_validation_error
+from spotdrain.models import TaskInfo
+from spotdrain.observability import logger
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], payload: Any, step: str) -> M:
+    """Parse the step input; anything malformed is ``InvalidEvent`` (never retried)."""
+    if not isinstance(payload, dict):
+        raise InvalidEvent(f"{step} expects a JSON object, got {type(payload).__name__}")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidEvent(f"{step} input: {describe_validation_error(exc)}") from exc
+
+
+def correlate(step: str, execution: str | None, task: TaskInfo | None = None) -> None:
+    """Put the correlation keys on every log line of this invocation."""
+    keys: dict[str, Any] = {"step": step, "execution": execution}
+    if task is not None:
+        keys.update(task_arn=task.task_arn, cluster=task.cluster_name, region=task.region)
+    logger.append_keys(**keys)

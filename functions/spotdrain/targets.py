@@ -1,0 +1,172 @@
+"""ResolveTargets' logic: every (target group, id, port) at which the interrupted task is registered.
+
+Candidate target groups come from the configuration (explicit ARNs, every target group of given
+load balancers, and/or the ECS service's own ``loadBalancers``). For each ``ip`` target group,
+DescribeTargetHealth is called *without* a Targets filter — the only way to see every port an
+address is registered on — and every entry whose Id is one of the task's addresses is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from spotdrain.aws import aws_errors, client
+from spotdrain.config import Config
+from spotdrain.errors import AwsResourceNotFound
+from spotdrain.models import (
+    Interruption,
+    ResolvedTargets,
+    SkippedTargetGroup,
+    Target,
+    TargetGroupInfo,
+)
+
+DESCRIBE_TARGET_GROUPS_BATCH = 20  # TargetGroupArns per DescribeTargetGroups call
+DEFAULT_DEREGISTRATION_DELAY = 300
+GONE_STATES = frozenset({"unused"})
+
+
+def service_target_groups(task_cluster: str, service: str, region: str) -> list[str]:
+    """The target groups on the ECS service's own ``loadBalancers`` (DescribeServices)."""
+    ecs = client("ecs", region)
+    with aws_errors("ecs:DescribeServices"):
+        response = ecs.describe_services(cluster=task_cluster, services=[service])
+    arns: list[str] = []
+    for svc in response.get("services", []):
+        for lb in svc.get("loadBalancers", []):
+            if lb.get("targetGroupArn"):
+                arns.append(lb["targetGroupArn"])
+    return arns
+
+
+def load_balancer_target_groups(load_balancer_arn: str, region: str) -> list[dict[str, Any]]:
+    elbv2 = client("elbv2", region)
+    groups: list[dict[str, Any]] = []
+    with aws_errors("elbv2:DescribeTargetGroups"):
+        for page in elbv2.get_paginator("describe_target_groups").paginate(LoadBalancerArn=load_balancer_arn):
+            groups.extend(page.get("TargetGroups", []))
+    return groups
+
+
+def describe_target_groups(arns: list[str], region: str) -> list[dict[str, Any]]:
+    elbv2 = client("elbv2", region)
+    groups: list[dict[str, Any]] = []
+    for start in range(0, len(arns), DESCRIBE_TARGET_GROUPS_BATCH):
+        batch = arns[start : start + DESCRIBE_TARGET_GROUPS_BATCH]
+        with aws_errors("elbv2:DescribeTargetGroups"):
+            for page in elbv2.get_paginator("describe_target_groups").paginate(TargetGroupArns=batch):
+                groups.extend(page.get("TargetGroups", []))
+    return groups
+
+
+def deregistration_delay(target_group_arn: str, region: str) -> int:
+    elbv2 = client("elbv2", region)
+    with aws_errors("elbv2:DescribeTargetGroupAttributes"):
+        attributes = elbv2.describe_target_group_attributes(TargetGroupArn=target_group_arn)
+    for attribute in attributes.get("Attributes", []):
+        if attribute.get("Key") == "deregistration_delay.timeout_seconds":
+            return int(attribute["Value"])
+    return DEFAULT_DEREGISTRATION_DELAY
+
+
+def registrations(target_group_arn: str, addresses: Iterable[str], region: str) -> list[Target]:
+    """Every registration of any of ``addresses`` in the target group (all ports)."""
+    wanted = set(addresses)
+    elbv2 = client("elbv2", region)
+    with aws_errors("elbv2:DescribeTargetHealth"):
+        response = elbv2.describe_target_health(TargetGroupArn=target_group_arn)
+    found: list[Target] = []
+    for description in response.get("TargetHealthDescriptions", []):
+        target = description.get("Target", {})
+        state = description.get("TargetHealth", {}).get("State")
+        if target.get("Id") not in wanted or state in GONE_STATES:
+            continue
+        found.append(
+            Target(
+                target_group_arn=target_group_arn,
+                id=target["Id"],
+                port=int(target["Port"]),
+                availability_zone=target.get("AvailabilityZone"),
+                state=state,
+            )
+        )
+    return found
+
+
+def candidate_target_groups(request: Interruption, config: Config) -> list[str]:
+    """Explicit ARNs, load balancers' target groups and the service's, de-duplicated in order."""
+    region = request.task.region
+    candidates: list[str] = list(config.target_group_arns)
+    for lb_arn in config.load_balancer_arns:
+        candidates.extend(group["TargetGroupArn"] for group in load_balancer_target_groups(lb_arn, region))
+    if config.use_service_load_balancers and request.task.service_name:
+        candidates.extend(service_target_groups(request.task.cluster_arn, request.task.service_name, region))
+    return list(dict.fromkeys(candidates))
+
+
+def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
+    region = request.task.region
+    candidates = candidate_target_groups(request, config)
+    described = {group["TargetGroupArn"]: group for group in describe_target_groups(candidates, region)}
+    missing = [arn for arn in candidates if arn not in described]
+    if missing:
+        raise AwsResourceNotFound(f"configured target groups do not exist: {missing}")
+
+    groups: list[TargetGroupInfo] = []
+    targets: list[Target] = []
+    skipped: list[SkippedTargetGroup] = []
+    for arn in candidates:
+        group = described[arn]
+        target_type = group.get("TargetType", "instance")
+        if target_type != "ip":
+            skipped.append(
+                SkippedTargetGroup(
+                    arn=arn,
+                    reason=f"target type {target_type!r}: Fargate tasks are registered by IP",
+                )
+            )
+            continue
+        found = registrations(arn, request.task.addresses, region)
+        if not found:
+            continue
+        groups.append(
+            TargetGroupInfo(
+                arn=arn,
+                target_type=target_type,
+                port=group.get("Port"),
+                protocol=group.get("Protocol"),
+                deregistration_delay_seconds=deregistration_delay(arn, region),
+            )
+        )
+        targets.extend(found)
+
+    addresses = ", ".join(request.task.addresses)
+    outcome: Literal["Registered", "NotRegistered"]
+    if targets:
+        outcome, reason = (
+            "Registered",
+            f"{len(targets)} registration(s) of {addresses} in {len(groups)} target group(s)",
+        )
+    elif not candidates:
+        outcome, reason = (
+            "NotRegistered",
+            "no candidate target groups: set TargetGroupArns or LoadBalancerArns, or run the task "
+            "in a service with load balancers and UseServiceLoadBalancers=true",
+        )
+    else:
+        outcome, reason = (
+            "NotRegistered",
+            f"{addresses} is registered in none of the {len(candidates)} candidate target group(s)"
+            + (" (ECS may already have deregistered it)" if candidates else ""),
+        )
+    return ResolvedTargets(
+        outcome=outcome,
+        reason=reason,
+        task=request.task,
+        settings=request.settings,
+        execution=request.execution,
+        target_groups=groups,
+        targets=targets,
+        skipped=skipped,
+    )

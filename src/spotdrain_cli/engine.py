@@ -1,0 +1,627 @@
+"""The local engine: the real definition and the real handlers on moto's ASL interpreter.
+
+No Docker engine runs here, so ``amazon/aws-stepfunctions-local`` cannot; moto (pinned in
+pyproject.toml) interprets the Amazon States Language instead. The engine
+
+* deploys ``statemachine/drain.asl.json`` with the DefinitionSubstitutions of template.yaml;
+* answers every Lambda task by calling the real handler in-process (``Handler`` from the
+  template, environment from the template), and reports a handler exception the way Lambda does
+  (``X-Amz-Function-Error`` + errorType/errorMessage), so Retry/Catch match by error name;
+* runs on a ``SimClock``: Wait states and retry back-off advance simulated time and really sleep
+  only ``seconds × time_scale`` (0: not at all); history timestamps are simulated time;
+* builds the AWS world of a world file, with ELBv2 behaving as AWS does (``aws_model``), ECS
+  DescribeTasks/DescribeServices answered from the world, and the world's faults injected;
+* records every AWS call the workflow makes, and a timeline of states, calls and waits.
+
+It touches moto internals; the moto version is pinned and ``tests/test_engine.py`` pins the
+behaviours relied on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from unittest import mock
+
+import boto3
+from botocore.awsrequest import AWSResponse
+from moto import mock_aws
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
+from moto.core.config import DefaultConfig
+from moto.elbv2.models import elbv2_backends
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+    WaitFunction,
+)
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+import spotdrain.aws
+import spotdrain.clock
+from spotdrain.observability import logger
+from spotdrain_cli import aws_model
+from spotdrain_cli.aws_model import ElbTargets, SimClock
+from spotdrain_cli.template import StackModel, stack_model, substitute
+from spotdrain_cli.world import (
+    World,
+    WorldError,
+    WorldFault,
+    load_balancer_arn,
+    target_group_arn,
+)
+
+MOTO_CONFIG: DefaultConfig = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+SERVICE_NAMES = {
+    "elastic-load-balancing-v2": "elbv2",
+    "ecs": "ecs",
+    "sns": "sns",
+    "sqs": "sqs",
+    "lambda": "lambda",
+    "sfn": "stepfunctions",
+    "ec2": "ec2",
+    "sts": "sts",
+}
+NOT_WORKFLOW_CALLS = {"lambda:Invoke"}  # the engine's own Lambda hops: counted as states
+JSON_PROTOCOL = {"ecs", "stepfunctions", "lambda"}
+ERROR_STATUS = {
+    "Throttling": 400,
+    "ThrottlingException": 400,
+    "AccessDenied": 403,
+    "AccessDeniedException": 400,
+    "InternalFailure": 500,
+    "InternalError": 500,
+    "ServiceUnavailable": 503,
+    "ServiceUnavailableException": 503,
+    "ServerException": 500,
+}
+EXECUTION_TIMEOUT_REAL_SECONDS = 600
+
+
+@dataclass
+class TimelineEntry:
+    seconds: float
+    kind: str  # "enter", "exit", "call", "fault", "wait", "retry", "end"
+    text: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str
+    invoked_function_arn: str
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 25_000
+
+
+def _error_response(service: str, code: str, message: str, status: int, url: str) -> AWSResponse:
+    request_id = str(uuid.uuid4())
+    if service in JSON_PROTOCOL:
+        body = json.dumps({"__type": code, "message": message})
+        headers = {
+            "x-amzn-ErrorType": code,
+            "x-amzn-RequestId": request_id,
+            "Content-Type": "application/x-amz-json-1.1",
+        }
+    elif service == "ec2":
+        body = (
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+            f"</Errors><RequestID>{request_id}</RequestID></Response>"
+        )
+        headers = {"Content-Type": "text/xml"}
+    else:
+        kind = "Receiver" if status >= 500 else "Sender"
+        body = (
+            f"<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message>"
+            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        headers = {"Content-Type": "text/xml"}
+    return AWSResponse(url, status, headers, MockRawResponse(body))
+
+
+def _json_response(data: dict[str, Any], url: str) -> AWSResponse:
+    body = json.dumps(data, default=str)
+    headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": str(uuid.uuid4())}
+    return AWSResponse(url, 200, headers, MockRawResponse(body))
+
+
+class Simulation:
+    """One simulated AWS world with the workflow deployed in it. Use as a context manager."""
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        region: str,
+        account: str,
+        start: datetime | None = None,
+        time_scale: float = 0.0,
+        handler_log_level: str = "WARNING",
+    ) -> None:
+        if time_scale < 0:
+            raise ValueError("time scale must be >= 0")
+        self.world = world
+        self.region = world.region or region
+        self.account = world.account or account
+        self.clock = SimClock(start or datetime.now(UTC), time_scale)
+        self.elb = ElbTargets(self.clock)
+        self.timeline: list[TimelineEntry] = []
+        self.api_calls: Counter[str] = Counter()
+        self.faults_injected: Counter[str] = Counter()
+        self.recording = False
+        self.handler_log_level = handler_log_level
+        self._call_numbers: Counter[str] = Counter()
+        self._handler_lock = threading.RLock()
+        self._stack = ExitStack()
+        self.stack: StackModel | None = None
+        self.state_machine_arn = ""
+        self.topic_arns: dict[str, str] = {}
+        self.queue_url = ""
+        self.target_group_arns: dict[str, str] = {}
+        self.load_balancer_arns: dict[str, str] = {}
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def __enter__(self) -> Simulation:
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _start(self) -> None:
+        env = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": self.region,
+            "MOTO_ACCOUNT_ID": self.account,
+        }
+        self._stack.enter_context(mock.patch.dict(os.environ, env))
+        # moto's interpreter logs every failed state at ERROR; the timeline already shows them.
+        moto_logger = logging.getLogger("moto")
+        self._stack.callback(moto_logger.setLevel, moto_logger.level)
+        moto_logger.setLevel(logging.DEBUG if self.handler_log_level == "DEBUG" else logging.CRITICAL)
+        self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        for owner, name, replacement in aws_model.PATCHES:
+            self._stack.enter_context(mock.patch.object(owner, name, replacement))
+        aws_model.activate(self.elb)
+        self._stack.callback(aws_model.activate, None)
+        self._patch_engine()
+        spotdrain.aws.reset_clients()
+        self._stack.callback(spotdrain.aws.reset_clients)
+        self._build_world()
+        self._deploy()
+
+    def _patch_engine(self) -> None:
+        sim = self
+
+        def invoke(
+            _backend: Any,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: dict[str, str],
+        ) -> bytes:
+            return sim._invoke_handler(function_name, body, response_headers)
+
+        def wait_interval(_self: Any, env: Any, wait_seconds: int) -> None:
+            sim._timeline("wait", f"wait {wait_seconds:g} s", seconds=wait_seconds)
+            if sim.clock.scale > 0 and wait_seconds > 0:
+                env.program_state_event.wait(wait_seconds * sim.clock.scale)
+            sim.clock.advance(wait_seconds)
+
+        class _RetryTime:
+            """Stands in for the ``time`` module inside moto's retrier: back-off on our clock."""
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(time, name)
+
+            @staticmethod
+            def sleep(seconds: float) -> None:
+                sim._timeline("retry", f"retry back-off {seconds:.1f} s", seconds=seconds)
+                if sim.clock.scale > 0 and seconds > 0:
+                    time.sleep(seconds * sim.clock.scale)
+                sim.clock.advance(seconds)
+
+        original_publish = EventManager._publish_history_event
+
+        def publish(
+            manager: Any,
+            event_id: int,
+            source_event_id: int,
+            event_type: Any,
+            timestamp: Any,
+            event_details: Any,
+        ) -> None:
+            original_publish(manager, event_id, source_event_id, event_type, timestamp, event_details)
+            sim._history_event(str(getattr(event_type, "value", event_type)), event_details or {})
+
+        original_stubber_call = BotocoreStubber.__call__
+
+        def stubber_call(stubber: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+            if stubber.enabled:
+                answer = sim._intercept(event_name, request)
+                if answer is not None:
+                    return answer
+            return original_stubber_call(stubber, event_name, request, **kwargs)
+
+        patches: list[Any] = [
+            mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
+            mock.patch.object(WaitFunction, "_wait_interval", wait_interval),
+            mock.patch.object(retrier_decl, "time", _RetryTime()),
+            mock.patch.object(EventManager, "_get_current_timestamp", staticmethod(self.clock.now)),
+            mock.patch.object(EventManager, "_publish_history_event", publish),
+            mock.patch.object(BotocoreStubber, "__call__", stubber_call),
+            mock.patch.object(spotdrain.clock, "now", self.clock.now),
+        ]
+        for patch in patches:
+            self._stack.enter_context(patch)
+
+    # --- the world ------------------------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region)
+
+    def _build_world(self) -> None:
+        ec2 = self.client("ec2")
+        elbv2 = self.client("elbv2")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{self.region}{zone}")[
+                "Subnet"
+            ]["SubnetId"]
+            for i, zone in enumerate("ab")
+        ]
+        backend = self._elbv2_backend()
+        for lb in self.world.load_balancers:
+            created = elbv2.create_load_balancer(
+                Name=lb.name, Subnets=subnets, Type=lb.type, Scheme="internal"
+            )
+            self.load_balancer_arns[lb.name] = self._rekey(
+                backend.load_balancers,
+                created["LoadBalancers"][0]["LoadBalancerArn"],
+                load_balancer_arn(self.region, self.account, lb),
+            )
+        for group in self.world.target_groups:
+            kwargs: dict[str, Any] = {"Name": group.name, "TargetType": group.target_type}
+            if group.target_type != "lambda":
+                kwargs.update(
+                    Protocol=group.protocol, Port=group.port, VpcId=vpc, IpAddressType=group.ip_address_type
+                )
+            created = elbv2.create_target_group(**kwargs)["TargetGroups"][0]["TargetGroupArn"]
+            arn = self._rekey(
+                backend.target_groups, created, target_group_arn(self.region, self.account, group.name)
+            )
+            self.target_group_arns[group.name] = arn
+            elbv2.modify_target_group_attributes(
+                TargetGroupArn=arn,
+                Attributes=[
+                    {
+                        "Key": "deregistration_delay.timeout_seconds",
+                        "Value": str(group.deregistration_delay_seconds),
+                    }
+                ],
+            )
+            if group.load_balancer:
+                elbv2.create_listener(
+                    LoadBalancerArn=self.load_balancer_arns[group.load_balancer],
+                    Protocol=group.protocol,
+                    Port=group.port,
+                    DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}],
+                )
+            tg = backend.target_groups[arn]
+            for target in group.targets:
+                api_target: dict[str, Any] = {"Id": target.id, "Port": target.port or group.port}
+                if target.availability_zone:
+                    api_target["AvailabilityZone"] = target.availability_zone
+                elbv2.register_targets(TargetGroupArn=arn, Targets=[api_target])
+                key = (target.id, int(target.port or group.port))
+                if target.state == "draining":
+                    remaining = target.drain_remaining_seconds
+                    self.elb.start_draining(
+                        tg, key, group.deregistration_delay_seconds if remaining is None else remaining
+                    )
+                else:
+                    self.elb.records[arn][key].state = target.state
+        sns = self.client("sns")
+        sqs = self.client("sqs")
+        self.queue_url = sqs.create_queue(QueueName="spotdrain-notices")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self._ecs_tasks = [self._resolve_names(task) for task in self.world.ecs.tasks]
+        self._ecs_services = [self._resolve_names(service) for service in self.world.ecs.services]
+        self._sns_topics_client = sns
+        self._queue_arn = queue_arn
+
+    def _elbv2_backend(self) -> Any:
+        return elbv2_backends[self.account][self.region]
+
+    @staticmethod
+    def _rekey(table: dict[str, Any], old: str, new: str) -> str:
+        """Give a moto resource a stable ARN, so world files and outputs can name it."""
+        resource = table.pop(old)
+        resource.arn = new
+        table[new] = resource
+        return new
+
+    def _resolve_names(self, value: Any) -> Any:
+        """Let world files name target groups; ECS shapes want ARNs."""
+        if isinstance(value, list):
+            return [self._resolve_names(v) for v in value]
+        if isinstance(value, dict):
+            resolved = {k: self._resolve_names(v) for k, v in value.items()}
+            if "targetGroup" in resolved and "targetGroupArn" not in resolved:
+                resolved["targetGroupArn"] = self._arn_for_name(resolved.pop("targetGroup"))
+            return resolved
+        return value
+
+    def _arn_for_name(self, name_or_arn: str) -> str:
+        if name_or_arn.startswith("arn:"):
+            return name_or_arn
+        if name_or_arn in self.target_group_arns:
+            return self.target_group_arns[name_or_arn]
+        if name_or_arn in self.load_balancer_arns:
+            return self.load_balancer_arns[name_or_arn]
+        raise WorldError(f"no target group or load balancer named {name_or_arn!r} in the world")
+
+    def _parameters(self) -> dict[str, Any]:
+        resolved: dict[str, Any] = {}
+        for key, value in self.world.parameters.items():
+            if key in {"TargetGroupArns", "LoadBalancerArns"}:
+                items = value if isinstance(value, list) else [v for v in str(value).split(",") if v.strip()]
+                resolved[key] = [self._arn_for_name(str(item).strip()) for item in items]
+            else:
+                resolved[key] = value
+        return resolved
+
+    def _deploy(self) -> None:
+        self.stack = stack_model(region=self.region, account=self.account, overrides=self._parameters())
+        sns = self._sns_topics_client
+        for logical_id in self.stack.topics:
+            arn = sns.create_topic(Name=logical_id)["TopicArn"]
+            self.topic_arns[logical_id] = arn
+            sns.subscribe(
+                TopicArn=arn,
+                Protocol="sqs",
+                Endpoint=self._queue_arn,
+                Attributes={"RawMessageDelivery": "false"},
+            )
+        definition = substitute(self.stack.definition, self.stack.substitutions)
+        sfn = self.client("stepfunctions")
+        self.state_machine_arn = sfn.create_state_machine(
+            name="DrainStateMachine",
+            definition=definition,
+            roleArn=f"arn:aws:iam::{self.account}:role/DrainStateMachineRole",
+            type="STANDARD",
+        )["stateMachineArn"]
+
+    # --- interception: recording, faults, ECS answers -------------------------------------------
+    def _intercept(self, event_name: str, request: Any) -> AWSResponse | None:
+        parts = event_name.split(".")
+        if len(parts) < 3:
+            return None
+        service = SERVICE_NAMES.get(parts[1], parts[1])
+        operation = f"{service}:{parts[2]}"
+        workflow_call = self.recording and service != "stepfunctions" and operation not in NOT_WORKFLOW_CALLS
+        if workflow_call:
+            self._call_numbers[operation] += 1
+            fault = self._fault_for(operation, self._call_numbers[operation])
+            if fault is not None:
+                self.faults_injected[operation] += 1
+                self.api_calls[operation] += 1
+                self._timeline(
+                    "fault", f"{operation} → {fault.error} (injected)", operation=operation, error=fault.error
+                )
+                status = fault.status or ERROR_STATUS.get(fault.error, 400)
+                message = fault.message or f"{fault.error} (injected by the world file)"
+                return _error_response(service, fault.error, message, status, request.url)
+            self.api_calls[operation] += 1
+            self._timeline("call", operation, operation=operation)
+        if service == "ecs" and parts[2] in {"DescribeTasks", "DescribeServices"}:
+            body = json.loads(request.body or b"{}")
+            if parts[2] == "DescribeTasks":
+                return _json_response(self._describe_tasks(body), request.url)
+            return _json_response(self._describe_services(body), request.url)
+        return None
+
+    def _fault_for(self, operation: str, number: int) -> WorldFault | None:
+        for fault in self.world.faults:
+            if fault.operation == operation and fault.applies(number):
+                return fault
+        return None
+
+    def _describe_tasks(self, body: dict[str, Any]) -> dict[str, Any]:
+        cluster = str(body.get("cluster", "default"))
+        found, failures = [], []
+        for wanted in body.get("tasks", []):
+            match = next(
+                (
+                    task
+                    for task in self._ecs_tasks
+                    if wanted in {task.get("taskArn"), str(task.get("taskArn", "")).rsplit("/", 1)[-1]}
+                    and cluster
+                    in {task.get("clusterArn"), str(task.get("clusterArn", "")).rsplit("/", 1)[-1]}
+                ),
+                None,
+            )
+            if match is None:
+                failures.append({"arn": wanted, "reason": "MISSING"})
+            else:
+                found.append(match)
+        return {"tasks": found, "failures": failures}
+
+    def _describe_services(self, body: dict[str, Any]) -> dict[str, Any]:
+        cluster = str(body.get("cluster", "default"))
+        found, failures = [], []
+        for wanted in body.get("services", []):
+            match = next(
+                (
+                    svc
+                    for svc in self._ecs_services
+                    if wanted in {svc.get("serviceName"), svc.get("serviceArn")}
+                    and cluster in {svc.get("clusterArn"), str(svc.get("clusterArn", "")).rsplit("/", 1)[-1]}
+                ),
+                None,
+            )
+            if match is None:
+                failures.append({"arn": wanted, "reason": "MISSING"})
+            else:
+                found.append(match)
+        return {"services": found, "failures": failures}
+
+    # --- Lambda: the real handlers, in-process ----------------------------------------------------
+    def _invoke_handler(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        logical_id = function_name.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
+        assert self.stack is not None
+        spec = self.stack.functions.get(logical_id)
+        if spec is None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(
+                {
+                    "errorType": "ResourceNotFoundException",
+                    "errorMessage": f"Function not found: {function_name}",
+                }
+            ).encode()
+        module_name, attribute = spec.handler.rsplit(".", 1)
+        environment = dict(spec.environment)
+        environment.update(
+            POWERTOOLS_METRICS_DISABLED="true",
+            POWERTOOLS_TRACE_DISABLED="true",
+            AWS_REGION=self.region,
+            AWS_LAMBDA_FUNCTION_NAME=logical_id,
+        )
+        context = FakeLambdaContext(function_name=logical_id, invoked_function_arn=function_name)
+        with self._handler_lock, mock.patch.dict(os.environ, environment), self._handler_logging():
+            try:
+                handler: Callable[[Any, Any], Any] = getattr(importlib.import_module(module_name), attribute)
+                payload = json.loads(body) if body else {}
+                result = handler(payload, context)
+                return json.dumps(result).encode()
+            except Exception as exc:  # reported the way Lambda reports it
+                response_headers["x-amz-function-error"] = "Unhandled"
+                return json.dumps(
+                    {
+                        "errorType": type(exc).__name__,
+                        "errorMessage": str(exc),
+                        "requestId": context.aws_request_id,
+                        "stackTrace": traceback.format_tb(exc.__traceback__)[-5:],
+                    }
+                ).encode()
+
+    @contextmanager
+    def _handler_logging(self) -> Iterator[None]:
+        previous = logger.log_level
+        handler = logger.registered_handler
+        stream = getattr(handler, "stream", None)
+        logger.setLevel(self.handler_log_level)
+        if hasattr(handler, "setStream"):
+            handler.setStream(sys.stderr)
+        try:
+            yield
+        finally:
+            logger.setLevel(previous)
+            if stream is not None and hasattr(handler, "setStream"):
+                handler.setStream(stream)
+
+    # --- timeline -------------------------------------------------------------------------------
+    def _timeline(self, kind: str, text: str, **detail: Any) -> None:
+        self.timeline.append(TimelineEntry(self.clock.elapsed, kind, text, detail))
+
+    def _history_event(self, event_type: str, details: dict[str, Any]) -> None:
+        if event_type.endswith("StateEntered"):
+            name = details.get("stateEnteredEventDetails", {}).get("name", "?")
+            self._timeline("enter", name, state_type=event_type.removesuffix("StateEntered"))
+        elif event_type.endswith("StateExited"):
+            name = details.get("stateExitedEventDetails", {}).get("name", "?")
+            self._timeline("exit", name)
+        elif event_type == "TaskFailed":
+            failed = details.get("taskFailedEventDetails", {})
+            self._timeline(
+                "failed", f"{failed.get('error')}: {failed.get('cause', '')}", error=failed.get("error")
+            )
+        elif event_type.startswith("Execution") and event_type != "ExecutionStarted":
+            self._timeline("end", event_type.removeprefix("Execution").upper())
+
+    # --- running -------------------------------------------------------------------------------
+    def start(self, event: Any, name: str | None = None) -> str:
+        sfn = self.client("stepfunctions")
+        self.recording = True
+        return str(
+            sfn.start_execution(
+                stateMachineArn=self.state_machine_arn,
+                name=name or f"sim-{uuid.uuid4().hex[:12]}",
+                input=json.dumps(event),
+            )["executionArn"]
+        )
+
+    def wait(self, execution_arn: str, on_tick: Callable[[], None] | None = None) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + EXECUTION_TIMEOUT_REAL_SECONDS
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if on_tick:
+                on_tick()
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"execution {execution_arn} still running after {EXECUTION_TIMEOUT_REAL_SECONDS} s"
+                )
+            time.sleep(0.01)
+        self.recording = False
+        return dict(described)
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn}
+        while True:
+            page = sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def notifications(self) -> list[dict[str, Any]]:
+        sqs = self.client("sqs")
+        notices: list[dict[str, Any]] = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not messages:
+                return notices
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                try:
+                    content: Any = json.loads(envelope.get("Message", ""))
+                except json.JSONDecodeError:
+                    content = envelope.get("Message")
+                notices.append({"subject": envelope.get("Subject"), "message": content})
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -1,0 +1,258 @@
+"""`spotdrain simulate`: one Spot interruption, end to end, on the local engine."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from spotdrain_cli import PROJECT_ROOT
+from spotdrain_cli.engine import Simulation, TimelineEntry
+from spotdrain_cli.world import World, load_world
+
+DEFAULT_EVENT = PROJECT_ROOT / "examples" / "events" / "spot-interruption-awsdocs-current.json"
+DEFAULT_WORLD = PROJECT_ROOT / "examples" / "worlds" / "default.yaml"
+FALLBACK_REGION = "us-east-1"
+FALLBACK_ACCOUNT = "123456789012"
+
+
+class EventFileError(Exception):
+    """The event file cannot be read as JSON."""
+
+
+def load_event(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise EventFileError(f"cannot read event file {path}: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise EventFileError(f"event file {path} is not JSON: {exc}") from exc
+
+
+def _arn_field(value: Any, index: int) -> str | None:
+    if isinstance(value, str) and value.startswith("arn:"):
+        parts = value.split(":")
+        if len(parts) > index and parts[index]:
+            return parts[index]
+    return None
+
+
+def event_place(event: Any) -> tuple[str, str, datetime | None]:
+    """Region, account and time the simulated world should have for this event."""
+    region, account, when = FALLBACK_REGION, FALLBACK_ACCOUNT, None
+    if isinstance(event, dict):
+        detail: dict[str, Any] = event["detail"] if isinstance(event.get("detail"), dict) else {}
+        arn = detail.get("taskArn") or detail.get("clusterArn")
+        region = str(event.get("region") or _arn_field(arn, 3) or FALLBACK_REGION)
+        account = str(event.get("account") or _arn_field(arn, 4) or FALLBACK_ACCOUNT)
+        if isinstance(event.get("time"), str):
+            try:
+                when = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+            except ValueError:
+                when = None
+    if not (account.isdigit() and len(account) == 12):
+        account = FALLBACK_ACCOUNT
+    return region, account, when
+
+
+def _group_name(load_balancer: dict[str, Any]) -> str:
+    if load_balancer.get("targetGroup"):
+        return str(load_balancer["targetGroup"])
+    arn = str(load_balancer.get("targetGroupArn", "?"))
+    return arn.split("/")[-2] if arn.count("/") >= 2 else arn
+
+
+def describe_world(world: World) -> str:
+    """The world in one sentence."""
+    parts = []
+    lbs = {lb.name: lb for lb in world.load_balancers}
+    groups = []
+    for group in world.target_groups:
+        kind = ""
+        if group.load_balancer:
+            kind = (
+                ("NLB " if lbs[group.load_balancer].type == "network" else "ALB ")
+                + group.load_balancer
+                + ", "
+            )
+        targets = ", ".join(f"{t.id}:{t.port or group.port} {t.state}" for t in group.targets) or "no targets"
+        groups.append(
+            f"{group.name} ({kind}{group.protocol}:{group.port}, {group.target_type} targets, "
+            f"deregistration delay {group.deregistration_delay_seconds} s; {targets})"
+        )
+    parts.append(f"{len(groups)} target group(s): " + "; ".join(groups) if groups else "no target groups")
+    if world.ecs.tasks or world.ecs.services:
+        services = ", ".join(
+            f"{s.get('serviceName')} → " + ", ".join(_group_name(lb) for lb in s.get("loadBalancers", []))
+            for s in world.ecs.services
+        )
+        parts.append(
+            f"ECS knows {len(world.ecs.tasks)} task(s)" + (f" and service(s) {services}" if services else "")
+        )
+    if world.faults:
+        parts.append("faults: " + ", ".join(f"{f.operation} → {f.error}" for f in world.faults))
+    if world.parameters:
+        parts.append("parameters: " + ", ".join(f"{k}={v}" for k, v in world.parameters.items()))
+    return "; ".join(parts) + "."
+
+
+@dataclass
+class Printer:
+    out: TextIO
+    seen: int = 0
+    lines: list[str] = field(default_factory=list)
+
+    def flush(self, timeline: list[TimelineEntry]) -> None:
+        while self.seen < len(timeline):
+            entry = timeline[self.seen]
+            self.seen += 1
+            line = format_entry(entry)
+            if line:
+                print(line, file=self.out, flush=True)
+
+
+def format_entry(entry: TimelineEntry) -> str | None:
+    stamp = f"  t+{entry.seconds:7.1f}s  "
+    if entry.kind == "enter":
+        return f"{stamp}▶ {entry.text} ({entry.detail.get('state_type', '')})"
+    if entry.kind == "exit":
+        return f"{stamp}◀ {entry.text}"
+    if entry.kind == "call":
+        return f"{stamp}    {entry.text}"
+    if entry.kind == "fault":
+        return f"{stamp}    ✗ {entry.text}"
+    if entry.kind == "failed":
+        return f"{stamp}    ✗ failed: {entry.text[:200]}"
+    if entry.kind in {"wait", "retry"}:
+        return f"{stamp}    … {entry.text}"
+    if entry.kind == "end":
+        return f"{stamp}■ execution {entry.text}"
+    return None
+
+
+def summarise(sim: Simulation, execution_arn: str, described: dict[str, Any]) -> dict[str, Any]:
+    history = sim.history(execution_arn)
+    states: list[str] = []
+    transitions = 0
+    lambda_invocations = 0
+    scheduled_in_state = 0
+    retries = 0
+    for event in history:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            states.append(event["stateEnteredEventDetails"]["name"])
+            transitions += 1
+            scheduled_in_state = 0
+        elif kind == "TaskScheduled":
+            scheduled_in_state += 1
+            if event.get("taskScheduledEventDetails", {}).get("resourceType") == "lambda":
+                lambda_invocations += 1
+            if scheduled_in_state > 1:
+                retries += 1
+                transitions += 1  # a retry is billed as a transition
+    output: Any = described.get("output")
+    if isinstance(output, str):
+        with contextlib.suppress(json.JSONDecodeError):
+            output = json.loads(output)
+    name_of = {arn: name for name, arn in sim.target_group_arns.items()}
+    return {
+        "execution_arn": execution_arn,
+        "status": described["status"],
+        "outcome": states[-1] if states else None,
+        "error": described.get("error"),
+        "cause": described.get("cause"),
+        "states": states,
+        "deregistered": [
+            {
+                "targetGroupArn": d.target_group_arn,
+                "targetGroup": name_of.get(d.target_group_arn),
+                "id": d.id,
+                "port": d.port,
+                "atSeconds": d.at,
+            }
+            for d in sim.elb.deregistrations
+        ],
+        "targets_after": [
+            {"targetGroupArn": arn, "targetGroup": name_of.get(arn), "targets": targets}
+            for arn, targets in sim.elb.snapshot().items()
+        ],
+        "transitions": transitions,
+        "retries": retries,
+        "lambda_invocations": lambda_invocations,
+        "history_events": len(history),
+        "api_calls": dict(sorted(sim.api_calls.items())),
+        "faults_injected": dict(sorted(sim.faults_injected.items())),
+        "simulated_seconds": round(sim.clock.elapsed, 3),
+        "notifications": sim.notifications(),
+        "output": output,
+    }
+
+
+def run(
+    event: Any,
+    world: World,
+    *,
+    time_scale: float = 0.0,
+    live: TextIO | None = None,
+    handler_log_level: str = "WARNING",
+    execution_name: str | None = None,
+) -> dict[str, Any]:
+    """Run one execution for ``event`` in ``world``; print the timeline to ``live`` if given."""
+    region, account, when = event_place(event)
+    start = when or datetime.now(UTC)
+    with Simulation(
+        world,
+        region=region,
+        account=account,
+        start=start,
+        time_scale=time_scale,
+        handler_log_level=handler_log_level,
+    ) as sim:
+        printer = Printer(live) if live else None
+        arn = sim.start(event, name=execution_name)
+        described = sim.wait(arn, on_tick=(lambda: printer.flush(sim.timeline)) if printer else None)
+        if printer:
+            printer.flush(sim.timeline)
+        return summarise(sim, arn, described)
+
+
+def render_summary(result: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    polls = result["states"].count("CheckDrain")
+    print("", file=out)
+    head = f"{result['status']} at {result['outcome']}"
+    if result["error"]:
+        head += f": {result['error']}"
+    print(
+        f"{head} — {result['simulated_seconds']:g} simulated s, {polls} drain check(s), "
+        f"{result['transitions']} state transitions, {result['lambda_invocations']} Lambda invocations",
+        file=out,
+    )
+    if result["cause"]:
+        print(f"  cause: {result['cause'][:400]}", file=out)
+    if isinstance(result["output"], dict) and result["output"].get("reason"):
+        print(f"  reason: {result['output']['reason']}", file=out)
+    for item in result["deregistered"]:
+        group_name = item["targetGroup"] or item["targetGroupArn"]
+        print(
+            f"  deregistered {item['id']}:{item['port']} from {group_name} at t+{item['atSeconds']:g}s",
+            file=out,
+        )
+    for group in result["targets_after"]:
+        targets = ", ".join(f"{t['id']}:{t['port']} {t['state']}" for t in group["targets"]) or "none"
+        print(f"  now in {group['targetGroup'] or group['targetGroupArn']}: {targets}", file=out)
+    calls = ", ".join(f"{k} ×{v}" for k, v in result["api_calls"].items()) or "none"
+    print(f"  AWS calls: {calls}", file=out)
+    for notice in result["notifications"]:
+        message = notice["message"]
+        error = message.get("error") if isinstance(message, dict) else message
+        print(f"  SNS notice: {notice['subject']} — {error}", file=out)
+
+
+def load_inputs(event_path: Path | None, world_path: Path | None) -> tuple[Any, World, Path, Path]:
+    event_file = event_path or DEFAULT_EVENT
+    world_file = world_path or DEFAULT_WORLD
+    return load_event(event_file), load_world(world_file), event_file, world_file

@@ -1,0 +1,146 @@
+"""The simulated AWS world: target groups and their targets, ECS tasks and services, faults.
+
+A world file (YAML or JSON) is documented in the README ("World files"). Target groups and load
+balancers are created in moto through the ELBv2 API; ECS DescribeTasks/DescribeServices are
+answered from the world exactly as written (moto cannot return ``failures``), and faults make
+chosen AWS operations fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+TARGET_STATES = ("healthy", "unhealthy", "initial", "unavailable", "draining")
+
+
+class WorldError(Exception):
+    """The world file is unreadable or describes something the simulator cannot build."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class WorldTarget(_Strict):
+    id: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    state: Literal["healthy", "unhealthy", "initial", "unavailable", "draining"] = "healthy"
+    availability_zone: str | None = Field(default=None, alias="availabilityZone")
+    drain_remaining_seconds: int | None = Field(default=None, ge=0, alias="drainRemainingSeconds")
+
+
+class WorldLoadBalancer(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9-]{1,32}$")
+    type: Literal["network", "application"] = "network"
+
+
+class WorldTargetGroup(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9-]{1,32}$")
+    load_balancer: str | None = Field(default=None, alias="loadBalancer")
+    protocol: Literal["TCP", "UDP", "TCP_UDP", "TLS", "HTTP", "HTTPS"] = "TCP"
+    port: int = Field(default=80, ge=1, le=65535)
+    target_type: Literal["ip", "instance", "lambda", "alb"] = Field(default="ip", alias="targetType")
+    ip_address_type: Literal["ipv4", "ipv6"] = Field(default="ipv4", alias="ipAddressType")
+    deregistration_delay_seconds: int = Field(default=300, ge=0, le=3600, alias="deregistrationDelaySeconds")
+    targets: list[WorldTarget] = Field(default_factory=list)
+
+
+class WorldEcs(_Strict):
+    tasks: list[dict[str, Any]] = Field(default_factory=list)
+    services: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class WorldFault(_Strict):
+    """Make an AWS operation fail: on given calls (1-based), the first N calls, or always."""
+
+    operation: str = Field(pattern=r"^[a-z0-9-]+:[A-Za-z0-9]+$")
+    error: str
+    message: str | None = None
+    status: int | None = Field(default=None, ge=400, le=599)
+    calls: list[int] | None = None
+    times: int | None = Field(default=None, ge=1)
+
+    @field_validator("calls")
+    @classmethod
+    def _positive(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and any(call < 1 for call in value):
+            raise ValueError("calls are counted from 1")
+        return value
+
+    def applies(self, call_number: int) -> bool:
+        if self.calls is not None:
+            return call_number in self.calls
+        if self.times is not None:
+            return call_number <= self.times
+        return True
+
+
+class World(_Strict):
+    description: str | None = None
+    region: str | None = None
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    load_balancers: list[WorldLoadBalancer] = Field(default_factory=list, alias="loadBalancers")
+    target_groups: list[WorldTargetGroup] = Field(default_factory=list, alias="targetGroups")
+    ecs: WorldEcs = Field(default_factory=WorldEcs)
+    faults: list[WorldFault] = Field(default_factory=list)
+
+    def check(self) -> None:
+        names = [lb.name for lb in self.load_balancers]
+        for group in self.target_groups:
+            if group.load_balancer and group.load_balancer not in names:
+                raise WorldError(
+                    f"target group {group.name!r} names unknown load balancer {group.load_balancer!r}"
+                )
+        duplicates = {
+            g.name for g in self.target_groups if [x.name for x in self.target_groups].count(g.name) > 1
+        }
+        if duplicates:
+            raise WorldError(f"target group names must be unique: {sorted(duplicates)}")
+
+
+def load_world(path: Path) -> World:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WorldError(f"cannot read world file {path}: {exc.strerror}") from exc
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise WorldError(
+            f"world file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}"
+        ) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise WorldError(f"world file {path} must hold a mapping, not {type(data).__name__}")
+    try:
+        world = World.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()[:8]
+        )
+        raise WorldError(f"world file {path}: {problems}") from exc
+    world.check()
+    return world
+
+
+def stable_id(*parts: str) -> str:
+    """A 16-hex-digit id derived from names, so ARNs are the same on every run."""
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:16]
+
+
+def target_group_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:elasticloadbalancing:{region}:{account}:targetgroup/{name}/{stable_id('tg', name)}"
+
+
+def load_balancer_arn(region: str, account: str, lb: WorldLoadBalancer) -> str:
+    kind = "net" if lb.type == "network" else "app"
+    suffix = f"{kind}/{lb.name}/{stable_id('lb', lb.name)}"
+    return f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/{suffix}"
