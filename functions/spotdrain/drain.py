@@ -39,8 +39,9 @@ def next_wait_seconds(
 ) -> int:
     """Seconds until the next check: no sooner than useful, never past the deadline, at least 1."""
     interval = settings.poll_interval_seconds
-    if now < deregistered_at + timedelta(seconds=interval):
-        wait = _seconds(deregistered_at + timedelta(seconds=interval) - now)  # early probe
+    probe_at = min(deregistered_at + timedelta(seconds=interval), expected_drained_at)
+    if now < probe_at:
+        wait = _seconds(probe_at - now)  # early probe: no connections left means drained at once
     elif now < expected_drained_at:
         wait = _seconds(expected_drained_at - now)  # sleep until the delay should be over
     else:

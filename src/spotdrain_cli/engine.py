@@ -48,6 +48,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
     WaitFunction,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.utils import TMP_THREADS
 
 import spotdrain.aws
 import spotdrain.clock
@@ -146,6 +147,25 @@ def _json_response(data: dict[str, Any], url: str) -> AWSResponse:
     return AWSResponse(url, 200, headers, MockRawResponse(body))
 
 
+@contextmanager
+def scoped_environment(values: dict[str, str]) -> Iterator[None]:
+    """Set some environment variables for a handler call, then put back exactly those.
+
+    Unlike ``mock.patch.dict(os.environ)``, this never clears the environment: that would make
+    it briefly empty for the engine's other threads (moto reads MOTO_ACCOUNT_ID on every call).
+    """
+    previous = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 class Simulation:
     """One simulated AWS world with the workflow deployed in it. Use as a context manager."""
 
@@ -174,6 +194,7 @@ class Simulation:
         self._call_numbers: Counter[str] = Counter()
         self._handler_lock = threading.RLock()
         self._stack = ExitStack()
+        self._clients: dict[str, Any] = {}
         self.stack: StackModel | None = None
         self.state_machine_arn = ""
         self.topic_arns: dict[str, str] = {}
@@ -191,7 +212,17 @@ class Simulation:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._join_engine_threads()
         self._stack.close()
+
+    @staticmethod
+    def _join_engine_threads(timeout: float = 10.0) -> None:
+        """Let moto's execution threads finish before the world is torn down (and forget them)."""
+        deadline = time.monotonic() + timeout
+        for thread in list(TMP_THREADS):
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
 
     def _start(self) -> None:
         env = {
@@ -200,6 +231,7 @@ class Simulation:
             "AWS_SESSION_TOKEN": "testing",
             "AWS_DEFAULT_REGION": self.region,
             "MOTO_ACCOUNT_ID": self.account,
+            "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",  # the world needs a VPC, not 5,000 AMIs
         }
         self._stack.enter_context(mock.patch.dict(os.environ, env))
         # moto's interpreter logs every failed state at ERROR; the timeline already shows them.
@@ -285,17 +317,23 @@ class Simulation:
 
     # --- the world ------------------------------------------------------------------------------
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region)
+        """The engine's own client for ``service`` in the world's region (one per service)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=self.region)
+        return self._clients[service]
 
     def _build_world(self) -> None:
         ec2 = self.client("ec2")
         elbv2 = self.client("elbv2")
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+        zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+        if not zones:
+            raise WorldError(f"the simulator knows no availability zones in region {self.region!r}")
         subnets = [
-            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{self.region}{zone}")[
-                "Subnet"
-            ]["SubnetId"]
-            for i, zone in enumerate("ab")
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=zone)["Subnet"][
+                "SubnetId"
+            ]
+            for i, zone in enumerate(zones)
         ]
         backend = self._elbv2_backend()
         for lb in self.world.load_balancers:
@@ -517,7 +555,7 @@ class Simulation:
             AWS_LAMBDA_FUNCTION_NAME=logical_id,
         )
         context = FakeLambdaContext(function_name=logical_id, invoked_function_arn=function_name)
-        with self._handler_lock, mock.patch.dict(os.environ, environment), self._handler_logging():
+        with self._handler_lock, scoped_environment(environment), self._handler_logging():
             try:
                 handler: Callable[[Any, Any], Any] = getattr(importlib.import_module(module_name), attribute)
                 payload = json.loads(body) if body else {}

@@ -220,7 +220,8 @@ def run(
         return summarise(sim, arn, described)
 
 
-def render_summary(result: dict[str, Any], out: TextIO = sys.stdout) -> None:
+def render_summary(result: dict[str, Any], out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     polls = result["states"].count("CheckDrain")
     print("", file=out)
     head = f"{result['status']} at {result['outcome']}"

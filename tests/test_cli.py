@@ -1,0 +1,150 @@
+"""`spotdrain simulate`: the acceptance runs, the output contract, and bad arguments."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spotdrain_cli.cli import main
+from tests.conftest import EVENTS
+
+SHARED_EVENTS = {
+    "spot-interruption-awsdocs-current.json": "Drained",
+    "spot-interruption-awsdocs-2019.json": "Drained",
+    "fargate-task-running-awsdocs.json": "Ignored",
+    "fargate-spot-service-task-pending.json": "Ignored",
+}
+JSON_KEYS = {
+    "status",
+    "outcome",
+    "error",
+    "cause",
+    "states",
+    "deregistered",
+    "targets_after",
+    "transitions",
+    "api_calls",
+    "simulated_seconds",
+}
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code = main(["simulate", "--json", "--time-scale", "0", *args])
+    return code, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(("event", "outcome"), SHARED_EVENTS.items())
+def test_public_events_give_the_expected_outcome(
+    capsys: pytest.CaptureFixture[str], event: str, outcome: str
+) -> None:
+    code, result = run_json(capsys, "--event", str(EVENTS / event))
+    assert code == 0
+    assert result["outcome"] == outcome
+    assert result["status"] == "SUCCEEDED"
+    assert set(result) >= JSON_KEYS
+    if outcome == "Drained":
+        assert result["deregistered"] == [
+            {
+                "targetGroupArn": result["targets_after"][0]["targetGroupArn"],
+                "targetGroup": "web-8080",
+                "id": "10.0.1.25",
+                "port": 8080,
+                "atSeconds": 0.0,
+            }
+        ]
+        assert result["transitions"] >= 12
+        assert result["api_calls"]["elbv2:DeregisterTargets"] == 1
+
+
+def test_failure_branch_exits_non_zero_and_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    world = Path(__file__).parent.parent / "examples" / "worlds" / "access-denied.yaml"
+    code, result = run_json(
+        capsys, "--world", str(world), "--event", str(EVENTS / "spot-interruption-with-eni.json")
+    )
+    assert code == 1
+    assert (result["status"], result["outcome"], result["error"]) == ("FAILED", "Failed", "AwsAccessDenied")
+
+
+def test_timeline_shows_every_step_and_the_final_status(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--time-scale", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "World: default.yaml: 1 target group(s): web-8080 (NLB web-nlb" in out
+    for line in (
+        "▶ ParseEvent",
+        "ecs:DescribeTasks",
+        "▶ ResolveTargets",
+        "elbv2:DeregisterTargets",
+        "… wait 5 s",
+        "▶ Drained",
+        "SUCCEEDED at Drained",
+    ):
+        assert line in out
+    assert out.count("▶ CheckDrain") >= 2
+    assert out.count("▶ WaitForDrain") >= 2
+
+
+def test_console_script_is_installed_and_runs(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("spotdrain")
+    done = subprocess.run(
+        [
+            str(script),
+            "simulate",
+            "--json",
+            "--time-scale",
+            "0",
+            "--event",
+            str(EVENTS / "fargate-task-running-awsdocs.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["outcome"] == "Ignored"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"event.json": "{not json"}, "is not JSON"),
+        ({"world.yaml": "targetGroups: [{name: web, port: eighty}]"}, "targetGroups.0.port"),
+        ({"world.yaml": "targetGroups: [{name: web, colour: blue}]"}, "colour"),
+        ({"world.yaml": "- just\n- a list"}, "must hold a mapping"),
+        ({"world.yaml": "targetGroups: [{name: web, loadBalancer: nope}]"}, "unknown load balancer"),
+        ({"world.yaml": "parameters: {NoSuchParameter: 1}"}, "NoSuchParameter"),
+        ({"world.yaml": "parameters: {UseServiceLoadBalancers: perhaps}"}, "UseServiceLoadBalancers"),
+        ({"world.yaml": "faults: [{operation: DeregisterTargets, error: Throttling}]"}, "faults.0.operation"),
+        ({"world.yaml": "targets: {"}, "not valid"),
+    ],
+)
+def test_bad_files_are_named_errors_not_tracebacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], files: dict[str, str], message: str
+) -> None:
+    args = ["simulate", "--time-scale", "0"]
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        args += ["--event" if name.endswith(".json") else "--world", str(tmp_path / name)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_missing_file_is_a_named_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--event", str(tmp_path / "nope.json")]) == 2
+    assert "cannot read event file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scale", ["-1", "fast", "11"])
+def test_bad_time_scale_is_refused_by_argparse(scale: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", "--time-scale", scale])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "time scale" in err or "not a number" in err

@@ -1,0 +1,172 @@
+"""The ASL definition: linted by a real ASL linter, consistent with the template and handlers."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spotdrain import errors
+from spotdrain_cli import DEFINITION
+from spotdrain_cli.template import PLACEHOLDER, TemplateError, load_template, stack_model, substitute
+
+REGION, ACCOUNT = "us-east-1", "111122223333"
+AWS_ERROR_PREFIXES = ("States.", "Lambda.", "SNS.")
+PASCAL = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+$")
+
+
+def definition() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(DEFINITION.read_text(encoding="utf-8"))
+    return data
+
+
+def states() -> dict[str, dict[str, Any]]:
+    result: dict[str, dict[str, Any]] = definition()["States"]
+    return result
+
+
+def test_substituted_definition_passes_statelint(tmp_path: Path) -> None:
+    model = stack_model(region=REGION, account=ACCOUNT)
+    path = tmp_path / "drain.json"
+    path.write_text(substitute(model.definition, model.substitutions), encoding="utf-8")
+    linted = subprocess.run(
+        [str(Path(sys.executable).with_name("statelint")), str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_statelint_does_catch_a_broken_definition(tmp_path: Path) -> None:
+    broken = definition()
+    del broken["States"]["Drained"]
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    linted = subprocess.run(
+        [str(Path(sys.executable).with_name("statelint")), str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert linted.returncode != 0
+    assert "Drained" in linted.stdout
+
+
+def test_every_substitution_is_defined_by_the_template_and_none_is_unused() -> None:
+    template = load_template()
+    machine = template["Resources"]["DrainStateMachine"]["Properties"]
+    defined = set(machine["DefinitionSubstitutions"])
+    used = set(PLACEHOLDER.findall(DEFINITION.read_text(encoding="utf-8")))
+    assert used == defined
+    assert (DEFINITION.parent.parent / machine["DefinitionUri"]).resolve() == DEFINITION
+
+
+def test_an_undefined_substitution_is_refused() -> None:
+    with pytest.raises(TemplateError, match="Missing"):
+        substitute('{"a": "${Missing}"}', {})
+
+
+def test_workflow_has_the_contracted_states() -> None:
+    names = set(states())
+    assert {
+        "ParseEvent",
+        "ResolveTargets",
+        "DeregisterTargets",
+        "WaitForDrain",
+        "CheckDrain",
+        "Drained",
+        "Ignored",
+        "NotRegistered",
+        "TaskNotFound",
+        "NotifyFailure",
+        "Failed",
+    } <= names
+    assert definition()["StartAt"] == "ParseEvent"
+    assert states()["WaitForDrain"]["SecondsPath"] == "$.drain.nextWaitSeconds"
+    assert states()["Failed"]["ErrorPath"] == "$.error.Error"
+    assert states()["Failed"]["CausePath"] == "$.error.Cause"
+
+
+def test_state_names_are_pascal_case_verb_noun() -> None:
+    for name in states():
+        assert PASCAL.match(name) or name in {"Drained", "Ignored", "Failed"}, name
+
+
+def test_each_lambda_state_matches_its_module_resource_and_substitution() -> None:
+    model = stack_model(region=REGION, account=ACCOUNT)
+    lambda_states = {
+        n: s for n, s in states().items() if s.get("Resource") == "arn:aws:states:::lambda:invoke"
+    }
+    assert set(lambda_states) == {"ParseEvent", "ResolveTargets", "DeregisterTargets", "CheckDrain"}
+    for name, state in lambda_states.items():
+        assert state["Parameters"]["FunctionName"] == f"${{{name}FunctionArn}}"
+        module = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+        assert model.functions[f"{name}Function"].handler == f"spotdrain.{module}.handler"
+        assert callable(importlib.import_module(f"spotdrain.{module}").handler)
+
+
+def _named_errors() -> set[str]:
+    return {cls.__name__ for cls in errors.SpotDrainError.__subclasses__()}
+
+
+def test_every_error_name_in_retry_and_catch_exists() -> None:
+    for name, state in states().items():
+        for rule in state.get("Retry", []) + state.get("Catch", []):
+            for error in rule["ErrorEquals"]:
+                assert error.startswith(AWS_ERROR_PREFIXES) or error in _named_errors(), (name, error)
+
+
+def test_tasks_retry_transient_errors_only_with_backoff_cap_and_full_jitter() -> None:
+    for name, state in states().items():
+        if state["Type"] != "Task":
+            continue
+        assert state.get("TimeoutSeconds"), name
+        for retry in state["Retry"]:
+            assert "States.ALL" not in retry["ErrorEquals"], name
+            assert retry["BackoffRate"] > 1
+            assert retry["MaxDelaySeconds"] <= 10
+            assert retry["JitterStrategy"] == "FULL"
+        retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
+        assert not retried & set(errors.PERMANENT_ERRORS), name
+    lambda_retried = {e for r in states()["DeregisterTargets"]["Retry"] for e in r["ErrorEquals"]}
+    assert set(errors.RETRYABLE_ERRORS) <= lambda_retried
+
+
+def test_every_task_fails_into_the_failure_branch_keeping_the_error() -> None:
+    for name in ("ParseEvent", "ResolveTargets", "DeregisterTargets", "CheckDrain"):
+        (catch,) = states()[name]["Catch"]
+        assert catch == {
+            **catch,
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.error",
+            "Next": "NotifyFailure",
+        }
+    notify = states()["NotifyFailure"]
+    assert notify["Resource"] == "arn:aws:states:::sns:publish"
+    assert notify["Parameters"]["TopicArn"] == "${FailureTopicArn}"
+    assert notify["ResultPath"] is None  # keep $.error for Failed
+    assert notify["Catch"][0]["Next"] == "Failed"
+    assert notify["Catch"][0]["ResultPath"] != "$.error"
+
+
+def test_poll_loop_is_wait_check_route() -> None:
+    assert states()["DeregisterTargets"]["Next"] == "WaitForDrain"
+    assert states()["WaitForDrain"]["Next"] == "CheckDrain"
+    assert states()["CheckDrain"]["Next"] == "RouteDrain"
+    route = states()["RouteDrain"]
+    assert route["Default"] == "WaitForDrain"
+    assert route["Choices"] == [{"Variable": "$.drain.status", "StringEquals": "drained", "Next": "Drained"}]
+
+
+def test_definition_uses_no_jsonata_and_no_variables() -> None:
+    text = DEFINITION.read_text(encoding="utf-8")
+    assert "JSONata" not in text
+    assert '"Assign"' not in text
+    assert "QueryLanguage" not in text

@@ -1,0 +1,264 @@
+"""DeregisterTargets and CheckDrain: exact requests, drain decisions, computed waits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from unittest import mock
+
+import pytest
+from botocore.stub import Stubber
+
+import spotdrain.clock
+from spotdrain import check_drain as check_drain_handler
+from spotdrain.aws import client
+from spotdrain.drain import check_drain, deregister_targets, next_wait_seconds
+from spotdrain.errors import AwsAccessDenied, AwsThrottled, DeregistrationIneffective, DrainTimeout
+from spotdrain.models import (
+    DrainProgress,
+    DrainState,
+    PollSettings,
+    ResolvedTargets,
+    Target,
+    TargetGroupInfo,
+    TaskInfo,
+)
+
+REGION = "us-east-1"
+TG = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/0123456789abcdef"
+TG2 = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/admin/fedcba9876543210"
+T0 = datetime(2026, 11, 20, 3, 0, 0, tzinfo=UTC)
+SETTINGS = PollSettings(poll_interval_seconds=5, drain_deadline_seconds=120, max_poll_attempts=30)
+
+
+def at(seconds: float) -> Any:
+    return mock.patch.object(spotdrain.clock, "now", return_value=T0 + timedelta(seconds=seconds))
+
+
+def resolved(targets: list[Target], delay: int = 30, settings: PollSettings = SETTINGS) -> ResolvedTargets:
+    return ResolvedTargets(
+        outcome="Registered",
+        reason="test",
+        settings=settings,
+        task=TaskInfo(
+            task_arn="arn:aws:ecs:us-east-1:111122223333:task/default/abc",
+            task_id="abc",
+            cluster_arn="arn:aws:ecs:us-east-1:111122223333:cluster/default",
+            cluster_name="default",
+            region=REGION,
+            account="111122223333",
+            ipv4=["10.0.1.25"],
+            event_time=T0,
+        ),
+        target_groups=[
+            TargetGroupInfo(arn=arn, target_type="ip", deregistration_delay_seconds=delay)
+            for arn in dict.fromkeys(t.target_group_arn for t in targets)
+        ],
+        targets=targets,
+    )
+
+
+APP = Target(target_group_arn=TG, id="10.0.1.25", port=8080, state="healthy")
+ADMIN = Target(target_group_arn=TG, id="10.0.1.25", port=9090, state="healthy")
+OUTSIDE = Target(target_group_arn=TG2, id="192.168.7.7", port=443, availability_zone="all", state="healthy")
+
+
+@pytest.fixture
+def elbv2() -> Iterator[Stubber]:
+    with Stubber(client("elbv2", REGION)) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def health(*entries: tuple[str, int, str, str | None]) -> dict[str, Any]:
+    return {
+        "TargetHealthDescriptions": [
+            {"Target": {"Id": i, "Port": p}, "TargetHealth": {"State": s, **({"Reason": r} if r else {})}}
+            for i, p, s, r in entries
+        ]
+    }
+
+
+# --- waits ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("now", "delay", "expected"),
+    [
+        (0, 30, 5),  # early probe first
+        (5, 30, 25),  # then sleep until the delay should be over
+        (30, 30, 5),  # overdue: poll at the configured pace
+        (5, 300, 115),  # never past the deadline (120 s after the event)
+        (119.5, 300, 1),  # at least one second
+        (0, 2, 2),  # a short delay is not over-waited
+    ],
+)
+def test_next_wait_is_computed_not_fixed(now: float, delay: int, expected: int) -> None:
+    assert (
+        next_wait_seconds(
+            now=T0 + timedelta(seconds=now),
+            deregistered_at=T0,
+            expected_drained_at=T0 + timedelta(seconds=delay),
+            deadline=T0 + timedelta(seconds=120),
+            settings=SETTINGS,
+        )
+        == expected
+    )
+
+
+# --- DeregisterTargets ------------------------------------------------------------------------
+def test_deregister_sends_id_port_and_zone_per_target_group(elbv2: Stubber) -> None:
+    elbv2.add_response(
+        "deregister_targets",
+        {},
+        {
+            "TargetGroupArn": TG,
+            "Targets": [{"Id": "10.0.1.25", "Port": 8080}, {"Id": "10.0.1.25", "Port": 9090}],
+        },
+    )
+    elbv2.add_response(
+        "deregister_targets",
+        {},
+        {"TargetGroupArn": TG2, "Targets": [{"Id": "192.168.7.7", "Port": 443, "AvailabilityZone": "all"}]},
+    )
+    with at(2):
+        state = deregister_targets(resolved([APP, ADMIN, OUTSIDE]))
+    assert [(t.id, t.port) for t in state.deregistered] == [
+        ("10.0.1.25", 8080),
+        ("10.0.1.25", 9090),
+        ("192.168.7.7", 443),
+    ]
+    assert state.drain.status == "draining"
+    assert state.drain.next_wait_seconds == 5
+    assert state.drain.deadline == T0 + timedelta(seconds=120)
+    assert state.drain.expected_drained_at == T0 + timedelta(seconds=32)
+
+
+def test_target_already_draining_is_not_deregistered_again(elbv2: Stubber) -> None:
+    draining = APP.model_copy(update={"state": "draining"})
+    with at(0):
+        state = deregister_targets(resolved([draining]))
+    assert state.deregistered == []
+    assert state.drain.draining == [draining]
+
+
+def test_invalid_target_on_deregister_counts_as_already_gone(elbv2: Stubber) -> None:
+    elbv2.add_client_error("deregister_targets", service_error_code="InvalidTarget", http_status_code=400)
+    with at(0):
+        state = deregister_targets(resolved([APP]))
+    assert state.drain.status == "draining"  # CheckDrain verifies it
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "error"),
+    [("Throttling", 400, AwsThrottled), ("AccessDenied", 403, AwsAccessDenied)],
+)
+def test_deregister_failures_are_named(
+    elbv2: Stubber, code: str, status: int, error: type[Exception]
+) -> None:
+    elbv2.add_client_error("deregister_targets", service_error_code=code, http_status_code=status)
+    with at(0), pytest.raises(error, match="DeregisterTargets"):
+        deregister_targets(resolved([APP]))
+
+
+# --- CheckDrain -----------------------------------------------------------------------------------
+def draining_state(targets: list[Target], *, attempts: int = 0, delay: int = 30) -> DrainState:
+    """The loop state right after DeregisterTargets sent ``targets`` at T0."""
+    base = resolved(targets, delay=delay)
+    return DrainState(
+        **base.model_dump(exclude={"outcome"}),
+        outcome="Registered",
+        deregistered=targets,
+        drain=DrainProgress(
+            status="draining",
+            attempts=attempts,
+            next_wait_seconds=5,
+            deregistered_at=T0,
+            expected_drained_at=T0 + timedelta(seconds=delay),
+            deadline=T0 + timedelta(seconds=120),
+            draining=targets,
+        ),
+    )
+
+
+def test_still_draining_waits_until_the_delay_should_be_over(elbv2: Stubber) -> None:
+    state = draining_state([APP])
+    elbv2.add_response(
+        "describe_target_health",
+        health(("10.0.1.25", 8080, "draining", "Target.DeregistrationInProgress")),
+        {"TargetGroupArn": TG, "Targets": [{"Id": "10.0.1.25", "Port": 8080}]},
+    )
+    with at(5):
+        result = check_drain(state)
+    assert result.drain.status == "draining"
+    assert result.drain.attempts == 1
+    assert result.drain.next_wait_seconds == 25
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        health(("10.0.1.25", 8080, "unused", "Target.NotRegistered")),
+        health(),  # absent
+    ],
+)
+def test_unused_or_absent_means_drained(elbv2: Stubber, answer: dict[str, Any]) -> None:
+    state = draining_state([APP])
+    elbv2.add_response("describe_target_health", answer)
+    with at(30):
+        result = check_drain(state)
+    assert result.drain.status == "drained"
+    assert result.drain.draining == []
+    assert result.drain.drained_at == T0 + timedelta(seconds=30)
+
+
+def test_invalid_target_on_check_means_drained(elbv2: Stubber) -> None:
+    state = draining_state([APP])
+    elbv2.add_client_error("describe_target_health", service_error_code="InvalidTarget", http_status_code=400)
+    with at(30):
+        assert check_drain(state).drain.status == "drained"
+
+
+def test_only_the_targets_still_draining_are_polled_next_time(elbv2: Stubber) -> None:
+    state = draining_state([APP, ADMIN])
+    elbv2.add_response(
+        "describe_target_health",
+        health(("10.0.1.25", 8080, "unused", "Target.NotRegistered"), ("10.0.1.25", 9090, "draining", None)),
+    )
+    with at(30):
+        result = check_drain(state)
+    assert result.drain.status == "draining"
+    assert [(t.id, t.port) for t in result.drain.draining] == [("10.0.1.25", 9090)]
+
+
+@pytest.mark.parametrize(
+    ("state_name", "reason"), [("healthy", None), ("unused", "Target.NotInUse"), ("initial", None)]
+)
+def test_target_still_in_service_after_deregistration_is_never_drained(
+    elbv2: Stubber, state_name: str, reason: str | None
+) -> None:
+    state = draining_state([APP])
+    elbv2.add_response("describe_target_health", health(("10.0.1.25", 8080, state_name, reason)))
+    with at(5), pytest.raises(DeregistrationIneffective, match=r"10\.0\.1\.25:8080"):
+        check_drain(state)
+
+
+def test_drain_past_the_deadline_is_a_named_timeout(elbv2: Stubber) -> None:
+    state = draining_state([APP], delay=300)
+    elbv2.add_response("describe_target_health", health(("10.0.1.25", 8080, "draining", None)))
+    with at(120), pytest.raises(DrainTimeout, match="deadline passed"):
+        check_drain(state)
+
+
+def test_attempts_are_bounded(elbv2: Stubber) -> None:
+    state = draining_state([APP], attempts=29)
+    elbv2.add_response("describe_target_health", health(("10.0.1.25", 8080, "draining", None)))
+    with at(40), pytest.raises(DrainTimeout, match="attempts exhausted"):
+        check_drain(state)
+
+
+def test_handler_round_trips_the_state(elbv2: Stubber, lambda_context: Any) -> None:
+    state = draining_state([APP])
+    elbv2.add_response("describe_target_health", health(("10.0.1.25", 8080, "draining", None)))
+    with at(5):
+        output = check_drain_handler.handler(state.dump(), lambda_context)
+    assert DrainState.model_validate(output).drain.attempts == 1

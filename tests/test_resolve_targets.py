@@ -1,0 +1,207 @@
+"""ResolveTargets: exactly the registrations of the task, from every configured source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from spotdrain import resolve_targets as resolve_targets_handler
+from spotdrain.aws import client
+from spotdrain.config import Config, load_config
+from spotdrain.errors import AwsResourceNotFound, InvalidConfiguration, InvalidEvent
+from spotdrain.models import Interruption, PollSettings, TaskInfo
+from spotdrain.targets import resolve_targets
+
+REGION = "us-east-1"
+CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/default"
+
+
+def interruption(ip: str = "10.0.1.25", service: str | None = "web") -> Interruption:
+    return Interruption(
+        outcome="Interruption",
+        reason="Spot interruption (SpotInterruption)",
+        settings=PollSettings(),
+        task=TaskInfo(
+            task_arn="arn:aws:ecs:us-east-1:123456789012:task/default/abc",
+            task_id="abc",
+            cluster_arn=CLUSTER,
+            cluster_name="default",
+            service_name=service,
+            region=REGION,
+            account="123456789012",
+            ipv4=[ip],
+            event_time=datetime(2026, 11, 20, tzinfo=UTC),
+        ),
+    )
+
+
+class Elb:
+    def __init__(self) -> None:
+        self.ec2 = boto3.client("ec2", region_name=REGION)
+        self.elbv2 = boto3.client("elbv2", region_name=REGION)
+        self.vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        self.subnets = [
+            self.ec2.create_subnet(
+                VpcId=self.vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}"
+            )["Subnet"]["SubnetId"]
+            for i, z in enumerate("ab")
+        ]
+
+    def load_balancer(self, name: str) -> str:
+        lb = self.elbv2.create_load_balancer(Name=name, Subnets=self.subnets, Type="network")
+        return str(lb["LoadBalancers"][0]["LoadBalancerArn"])
+
+    def group(
+        self,
+        name: str,
+        targets: list[tuple[str, int]],
+        *,
+        kind: str = "ip",
+        lb: str | None = None,
+        delay: int = 30,
+    ) -> str:
+        arn = str(
+            self.elbv2.create_target_group(
+                Name=name, Protocol="TCP", Port=8080, VpcId=self.vpc, TargetType=kind
+            )["TargetGroups"][0]["TargetGroupArn"]
+        )
+        self.elbv2.modify_target_group_attributes(
+            TargetGroupArn=arn,
+            Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": str(delay)}],
+        )
+        if targets:
+            self.elbv2.register_targets(
+                TargetGroupArn=arn, Targets=[{"Id": i, "Port": p} for i, p in targets]
+            )
+        if lb:
+            self.elbv2.create_listener(
+                LoadBalancerArn=lb,
+                Protocol="TCP",
+                Port=8080 + len(name),
+                DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}],
+            )
+        return arn
+
+
+@pytest.fixture
+def elb(aws: None) -> Elb:
+    return Elb()
+
+
+@pytest.fixture
+def ecs_stub() -> Iterator[Stubber]:
+    with Stubber(client("ecs", REGION)) as stubber:
+        yield stubber
+
+
+def service_answer(*target_groups: str) -> dict[str, Any]:
+    return {
+        "services": [
+            {
+                "serviceName": "web",
+                "loadBalancers": [{"targetGroupArn": arn, "containerPort": 8080} for arn in target_groups],
+            }
+        ],
+        "failures": [],
+    }
+
+
+def test_explicit_target_group_finds_the_task_and_not_its_neighbour(elb: Elb) -> None:
+    arn = elb.group("web", [("10.0.1.25", 8080), ("10.0.2.17", 8080)], delay=45)
+    result = resolve_targets(
+        interruption(service=None), Config(target_group_arns=(arn,), use_service_load_balancers=False)
+    )
+    assert result.outcome == "Registered"
+    assert [(t.target_group_arn, t.id, t.port) for t in result.targets] == [(arn, "10.0.1.25", 8080)]
+    assert result.target_groups[0].deregistration_delay_seconds == 45
+
+
+def test_service_load_balancers_are_a_source(elb: Elb, ecs_stub: Stubber) -> None:
+    arn = elb.group("web", [("10.0.1.25", 8080)])
+    ecs_stub.add_response("describe_services", service_answer(arn), {"cluster": CLUSTER, "services": ["web"]})
+    result = resolve_targets(interruption(), Config())
+    assert [t.target_group_arn for t in result.targets] == [arn]
+
+
+def test_every_target_group_of_a_load_balancer_is_a_candidate(elb: Elb) -> None:
+    lb = elb.load_balancer("front")
+    one = elb.group("one", [("10.0.1.25", 8080)], lb=lb)
+    two = elb.group("two", [("10.0.1.25", 8080)], lb=lb)
+    elb.group("elsewhere", [("10.0.1.25", 8080)])  # not on this load balancer: not a candidate
+    result = resolve_targets(
+        interruption(service=None), Config(load_balancer_arns=(lb,), use_service_load_balancers=False)
+    )
+    assert sorted(t.target_group_arn for t in result.targets) == sorted([one, two])
+
+
+def test_sources_combine_and_duplicates_are_removed(elb: Elb, ecs_stub: Stubber) -> None:
+    arn = elb.group("web", [("10.0.1.25", 8080)])
+    ecs_stub.add_response("describe_services", service_answer(arn, arn))
+    result = resolve_targets(interruption(), Config(target_group_arns=(arn,)))
+    assert len(result.targets) == 1
+    assert len(result.target_groups) == 1
+
+
+def test_non_ip_target_groups_are_skipped_with_a_reason(elb: Elb) -> None:
+    arn = elb.group("instances", [], kind="instance")
+    result = resolve_targets(
+        interruption(service=None), Config(target_group_arns=(arn,), use_service_load_balancers=False)
+    )
+    assert result.outcome == "NotRegistered"
+    assert result.skipped[0].arn == arn
+    assert "instance" in result.skipped[0].reason
+
+
+def test_task_in_no_candidate_group_is_not_registered(elb: Elb) -> None:
+    arn = elb.group("web", [("10.0.2.17", 8080)])
+    result = resolve_targets(
+        interruption(service=None), Config(target_group_arns=(arn,), use_service_load_balancers=False)
+    )
+    assert result.outcome == "NotRegistered"
+    assert result.targets == []
+    assert "10.0.1.25" in result.reason
+
+
+def test_no_sources_at_all_says_how_to_configure(elb: Elb) -> None:
+    result = resolve_targets(interruption(service=None), Config(use_service_load_balancers=False))
+    assert result.outcome == "NotRegistered"
+    assert "TargetGroupArns" in result.reason
+
+
+def test_configured_target_group_that_does_not_exist_is_a_named_permanent_error(elb: Elb) -> None:
+    missing = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gone/0123456789abcdef"
+    with pytest.raises(AwsResourceNotFound):
+        resolve_targets(
+            interruption(service=None), Config(target_group_arns=(missing,), use_service_load_balancers=False)
+        )
+
+
+def test_config_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
+    monkeypatch.setenv("TARGET_GROUP_ARNS", f" {arn},{arn} ,")
+    monkeypatch.setenv("USE_SERVICE_LOAD_BALANCERS", "false")
+    assert load_config() == Config(target_group_arns=(arn,), use_service_load_balancers=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TARGET_GROUP_ARNS", "web-tg"),
+        ("LOAD_BALANCER_ARNS", "arn:aws:s3:::bucket"),
+        ("USE_SERVICE_LOAD_BALANCERS", "maybe"),
+    ],
+)
+def test_bad_configuration_is_a_named_error(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(InvalidConfiguration, match=name):
+        load_config()
+
+
+def test_handler_validates_its_input(lambda_context: Any) -> None:
+    with pytest.raises(InvalidEvent, match="ResolveTargets"):
+        resolve_targets_handler.handler({"outcome": "Ignored", "reason": "x"}, lambda_context)

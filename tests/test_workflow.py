@@ -1,0 +1,159 @@
+"""Whole-workflow tests: the real definition and handlers on the local engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Runner
+
+NEIGHBOUR = {"id": "10.0.2.17", "port": 8080, "state": "healthy"}
+
+
+def targets_after(result: dict[str, Any], group: str) -> list[dict[str, Any]]:
+    (entry,) = [g for g in result["targets_after"] if g["targetGroup"] == group]
+    targets: list[dict[str, Any]] = entry["targets"]
+    return targets
+
+
+def test_drains_over_several_polls_and_never_touches_the_neighbour(run_workflow: Runner) -> None:
+    result = run_workflow("spot-interruption-with-eni.json")
+    assert result["status"] == "SUCCEEDED"
+    assert result["outcome"] == "Drained"
+    assert result["states"][:5] == [
+        "ParseEvent",
+        "RouteEvent",
+        "ResolveTargets",
+        "RouteTargets",
+        "DeregisterTargets",
+    ]
+    assert result["states"].count("CheckDrain") >= 2
+    assert result["states"].count("WaitForDrain") == result["states"].count("CheckDrain")
+    assert [(d["targetGroup"], d["id"], d["port"]) for d in result["deregistered"]] == [
+        ("web-8080", "10.0.1.25", 8080)
+    ]
+    assert targets_after(result, "web-8080") == [
+        {"id": "10.0.1.25", "port": 8080, "state": "unused"},
+        NEIGHBOUR,
+    ]
+    assert result["api_calls"]["elbv2:DeregisterTargets"] == 1
+    # The 30 s delay elapses at t+30: detected then, not later, and never after the deadline.
+    assert result["simulated_seconds"] == 30
+    assert result["output"]["drain"]["status"] == "drained"
+    assert result["notifications"] == []
+
+
+def test_event_without_network_details_uses_describe_tasks(run_workflow: Runner) -> None:
+    result = run_workflow("spot-interruption-awsdocs-current.json")
+    assert result["outcome"] == "Drained"
+    assert result["api_calls"]["ecs:DescribeTasks"] == 1
+    assert result["output"]["task"]["networkSource"] == "DescribeTasks"
+    assert result["output"]["task"]["ipv4"] == ["10.0.1.25"]
+
+
+def test_task_ecs_no_longer_knows_ends_task_not_found(run_workflow: Runner) -> None:
+    result = run_workflow("spot-interruption-unknown-task.json")
+    assert (result["status"], result["outcome"]) == ("SUCCEEDED", "TaskNotFound")
+    assert "elbv2:DeregisterTargets" not in result["api_calls"]
+
+
+def test_target_ecs_already_deregistered_is_waited_for_not_deregistered_again(run_workflow: Runner) -> None:
+    result = run_workflow("spot-interruption-with-eni.json", "ecs-already-deregistered.yaml")
+    assert result["outcome"] == "Drained"
+    assert "elbv2:DeregisterTargets" not in result["api_calls"]
+    assert result["deregistered"] == []
+    # 12 s of drain were left; polled at the configured pace rather than a whole delay.
+    assert 12 <= result["simulated_seconds"] <= 17
+    assert targets_after(result, "web-8080") == [
+        {"id": "10.0.1.25", "port": 8080, "state": "unused"},
+        NEIGHBOUR,
+    ]
+
+
+def test_task_registered_nowhere_ends_not_registered(run_workflow: Runner) -> None:
+    result = run_workflow("spot-interruption-with-eni.json", "registered-nowhere.yaml")
+    assert (result["status"], result["outcome"]) == ("SUCCEEDED", "NotRegistered")
+    assert "elbv2:DeregisterTargets" not in result["api_calls"]
+    assert targets_after(result, "web-8080") == [NEIGHBOUR]
+
+
+@pytest.mark.parametrize(
+    "event", ["fargate-task-running-awsdocs.json", "fargate-spot-service-task-pending.json"]
+)
+def test_non_interruption_events_are_ignored_without_touching_aws(run_workflow: Runner, event: str) -> None:
+    result = run_workflow(event)
+    assert (result["status"], result["outcome"]) == ("SUCCEEDED", "Ignored")
+    assert result["states"] == ["ParseEvent", "RouteEvent", "Ignored"]
+    assert result["api_calls"] == {}
+    assert "desiredStatus" in result["output"]["reason"]
+
+
+def test_throttled_elbv2_call_is_retried_to_success(run_workflow: Runner) -> None:
+    result = run_workflow("spot-interruption-with-eni.json", "throttled-deregister.yaml")
+    assert (result["status"], result["outcome"]) == ("SUCCEEDED", "Drained")
+    assert result["faults_injected"] == {"elbv2:DeregisterTargets": 2}
+    assert result["api_calls"]["elbv2:DeregisterTargets"] == 3
+    assert result["retries"] == 2
+    assert len(result["deregistered"]) == 1
+    assert result["notifications"] == []
+
+
+def test_permanent_failure_ends_failed_with_the_sns_notice(run_workflow: Runner) -> None:
+    result = run_workflow("spot-interruption-with-eni.json", "access-denied.yaml")
+    assert result["status"] == "FAILED"
+    assert result["outcome"] == "Failed"
+    assert result["error"] == "AwsAccessDenied"
+    assert "not authorized" in result["cause"]
+    assert result["states"][-3:] == ["DeregisterTargets", "NotifyFailure", "Failed"]
+    assert result["api_calls"]["elbv2:DeregisterTargets"] == 1  # permanent: not retried
+    assert result["retries"] == 0
+    (notice,) = result["notifications"]
+    assert notice["message"]["error"] == "AwsAccessDenied"
+    assert "not authorized" in notice["message"]["cause"]
+    assert notice["message"]["execution"] == result["execution_arn"]
+    assert notice["message"]["state"]["task"]["taskArn"].endswith("5f0c1a2b3c4d5e6f708192a3b4c5d6e7")
+    # nothing was deregistered, the task is still in service: an operator must act
+    assert targets_after(result, "web-8080")[0] == {"id": "10.0.1.25", "port": 8080, "state": "healthy"}
+
+
+def test_drain_that_outlasts_the_deadline_is_bounded_and_notified(run_workflow: Runner) -> None:
+    result = run_workflow("spot-interruption-with-eni.json", "slow-drain.yaml")
+    assert (result["status"], result["error"]) == ("FAILED", "DrainTimeout")
+    assert result["simulated_seconds"] <= 120  # never polls past the deadline
+    assert result["states"].count("CheckDrain") <= 3
+    assert result["history_events"] < 100
+    assert result["notifications"][0]["message"]["error"] == "DrainTimeout"
+
+
+def test_every_registration_in_every_group_is_drained(run_workflow: Runner) -> None:
+    result = run_workflow("spot-interruption-with-eni.json", "two-groups-two-ports.yaml")
+    assert result["outcome"] == "Drained"
+    assert sorted((d["targetGroup"], d["port"]) for d in result["deregistered"]) == [
+        ("admin-9090", 9090),
+        ("web-8080", 8080),
+        ("web-8080", 8443),
+    ]
+    assert targets_after(result, "web-8080") == [
+        {"id": "10.0.1.25", "port": 8080, "state": "unused"},
+        {"id": "10.0.1.25", "port": 8443, "state": "unused"},
+        NEIGHBOUR,
+    ]
+    assert {"id": "10.0.2.17", "port": 9090, "state": "healthy"} in targets_after(result, "admin-9090")
+
+
+def test_malformed_event_fails_fast_without_retries(run_workflow: Runner) -> None:
+    result = run_workflow("malformed-detail-as-string.json")
+    assert (result["status"], result["error"]) == ("FAILED", "InvalidEvent")
+    assert result["retries"] == 0
+    assert result["states"] == ["ParseEvent", "NotifyFailure", "Failed"]
+    assert "detail" in result["cause"]
+
+
+def test_failure_and_success_are_told_apart_from_the_json_alone(run_workflow: Runner) -> None:
+    happy = run_workflow("spot-interruption-with-eni.json")
+    failed = run_workflow("spot-interruption-with-eni.json", "access-denied.yaml")
+    assert (happy["status"], happy["outcome"], happy["error"]) == ("SUCCEEDED", "Drained", None)
+    assert (failed["status"], failed["outcome"], failed["error"]) == ("FAILED", "Failed", "AwsAccessDenied")
+    assert "NotifyFailure" in failed["states"]
+    assert "NotifyFailure" not in happy["states"]
