@@ -113,3 +113,13 @@ def test_deregistering_twice_keeps_the_first_drain_deadline(sim: Simulation) -> 
     sim.clock.advance(10)
     assert ("10.0.1.25", 8080) not in states(sim, "web")
     assert len(sim.elb.deregistrations) == 1
+
+
+def test_drain_ends_exactly_at_the_delay_after_a_fractional_start(sim: Simulation) -> None:
+    """Regression: with a float clock, 1.5775036191217233 + 5 + 25 fell short of
+    1.5775036191217233 + 30, so a drained target was polled once more."""
+    sim.clock.advance(1.5775036191217233)  # a jittered retry back-off
+    deregister(sim, "web", [{"Id": "10.0.1.25", "Port": 8080}])
+    sim.clock.advance(5)
+    sim.clock.advance(25)
+    assert states(sim, "web", [{"Id": "10.0.1.25", "Port": 8080}]) == {("10.0.1.25", 8080): "unused"}

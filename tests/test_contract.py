@@ -8,14 +8,21 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from spotdrain.models import DrainState, Interruption, ParsedEvent, ParseEventInput, ResolvedTargets
+from spotdrain.models import (
+    DrainState,
+    Interruption,
+    ParsedEvent,
+    ParseEventInput,
+    RegisteredTargets,
+    ResolvedTargets,
+)
 from spotdrain_cli.engine import Simulation
 from tests.conftest import load_event, world
 
 STEP_INPUT: dict[str, type[BaseModel]] = {
     "ParseEvent": ParseEventInput,
     "ResolveTargets": Interruption,
-    "DeregisterTargets": ResolvedTargets,
+    "DeregisterTargets": RegisteredTargets,
     "CheckDrain": DrainState,
 }
 STEP_OUTPUT: dict[str, type[BaseModel]] = {

@@ -12,14 +12,21 @@ from botocore.stub import Stubber
 
 import spotdrain.clock
 from spotdrain import check_drain as check_drain_handler
+from spotdrain import deregister_targets as deregister_targets_handler
 from spotdrain.aws import client
 from spotdrain.drain import check_drain, deregister_targets, next_wait_seconds
-from spotdrain.errors import AwsAccessDenied, AwsThrottled, DeregistrationIneffective, DrainTimeout
+from spotdrain.errors import (
+    AwsAccessDenied,
+    AwsThrottled,
+    DeregistrationIneffective,
+    DrainTimeout,
+    InvalidEvent,
+)
 from spotdrain.models import (
     DrainProgress,
     DrainState,
     PollSettings,
-    ResolvedTargets,
+    RegisteredTargets,
     Target,
     TargetGroupInfo,
     TaskInfo,
@@ -36,8 +43,8 @@ def at(seconds: float) -> Any:
     return mock.patch.object(spotdrain.clock, "now", return_value=T0 + timedelta(seconds=seconds))
 
 
-def resolved(targets: list[Target], delay: int = 30, settings: PollSettings = SETTINGS) -> ResolvedTargets:
-    return ResolvedTargets(
+def resolved(targets: list[Target], delay: int = 30, settings: PollSettings = SETTINGS) -> RegisteredTargets:
+    return RegisteredTargets(
         outcome="Registered",
         reason="test",
         settings=settings,
@@ -262,3 +269,20 @@ def test_handler_round_trips_the_state(elbv2: Stubber, lambda_context: Any) -> N
     with at(5):
         output = check_drain_handler.handler(state.dump(), lambda_context)
     assert DrainState.model_validate(output).drain.attempts == 1
+
+
+def test_deregister_handler_returns_the_loop_state(elbv2: Stubber, lambda_context: Any) -> None:
+    elbv2.add_response(
+        "deregister_targets", {}, {"TargetGroupArn": TG, "Targets": [{"Id": "10.0.1.25", "Port": 8080}]}
+    )
+    with at(1):
+        output = deregister_targets_handler.handler(resolved([APP]).dump(), lambda_context)
+    state = DrainState.model_validate(output)
+    assert [(t.id, t.port) for t in state.deregistered] == [("10.0.1.25", 8080)]
+    assert output["drain"]["nextWaitSeconds"] == 5  # the early probe, 5 s after deregistration
+
+
+def test_deregister_handler_refuses_a_state_that_is_not_registered(lambda_context: Any) -> None:
+    payload = resolved([APP]).dump() | {"outcome": "NotRegistered"}
+    with pytest.raises(InvalidEvent, match="DeregisterTargets"):
+        deregister_targets_handler.handler(payload, lambda_context)

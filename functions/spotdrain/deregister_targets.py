@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from spotdrain.drain import deregister_targets
-from spotdrain.models import ResolvedTargets
+from spotdrain.models import RegisteredTargets
 from spotdrain.observability import logger, metrics, tracer
 from spotdrain.steps import correlate, validate
 
@@ -17,7 +17,7 @@ from spotdrain.steps import correlate, validate
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = validate(ResolvedTargets, event, "DeregisterTargets")
+    request = validate(RegisteredTargets, event, "DeregisterTargets")
     correlate("DeregisterTargets", request.execution, request.task)
     result = deregister_targets(request)
     metrics.add_metric(name="TargetsDeregistered", unit=MetricUnit.Count, value=len(result.deregistered))

@@ -17,7 +17,7 @@ from typing import Any
 from spotdrain import clock
 from spotdrain.aws import aws_errors, client
 from spotdrain.errors import DeregistrationIneffective, DrainTimeout
-from spotdrain.models import DrainProgress, DrainState, PollSettings, ResolvedTargets, Target
+from spotdrain.models import DrainProgress, DrainState, PollSettings, RegisteredTargets, Target
 
 DEREGISTER_BATCH = 500
 DRAINING = "draining"
@@ -64,7 +64,7 @@ def _api_target(target: Target) -> dict[str, Any]:
     return item
 
 
-def deregister_targets(request: ResolvedTargets) -> DrainState:
+def deregister_targets(request: RegisteredTargets) -> DrainState:
     """Deregister every registration (Id and Port, and zone where needed), idempotently."""
     region = request.task.region
     elbv2 = client("elbv2", region)

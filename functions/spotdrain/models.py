@@ -4,7 +4,7 @@ Each step's output is the next step's input (``tests/test_contract.py`` checks i
 
     ParseEventInput  -> ParseEvent      -> ParsedEvent
     ParsedEvent      -> ResolveTargets  -> ResolvedTargets   (outcome "Interruption" only)
-    ResolvedTargets  -> DeregisterTargets -> DrainState      (outcome "Registered" only)
+    RegisteredTargets -> DeregisterTargets -> DrainState     (ResolvedTargets, "Registered" only)
     DrainState       -> CheckDrain      -> DrainState        (until drain.status is "drained")
 
 JSON field names are camelCase (the ASL's Choice states read ``$.outcome`` and
@@ -134,6 +134,12 @@ class ResolvedTargets(Model):
     target_groups: list[TargetGroupInfo]
     targets: list[Target]
     skipped: list[SkippedTargetGroup] = Field(default_factory=list)
+
+
+class RegisteredTargets(ResolvedTargets):
+    """DeregisterTargets' input: resolved targets of a task that is registered somewhere."""
+
+    outcome: Literal["Registered"]
 
 
 class DrainProgress(Model):

@@ -19,26 +19,49 @@ from moto.elbv2.exceptions import TargetGroupNotFoundError
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
 
 
+class AwsHealthStatus(FakeHealthStatus):
+    """moto's health entry, plus the target's AvailabilityZone as AWS reports it."""
+
+    def __init__(self, *args: Any, availability_zone: str | None = None) -> None:
+        super().__init__(*args)
+        self.availability_zone = availability_zone
+
+    @property
+    def target(self) -> dict[str, str]:
+        target = dict(super().target)
+        if self.availability_zone:
+            target["AvailabilityZone"] = self.availability_zone
+        return target
+
+
 class SimClock:
-    """Simulated time: advanced by Wait states and retry back-off, never by real time."""
+    """Simulated time: advanced by Wait states and retry back-off, never by real time.
+
+    Kept in whole microseconds (the resolution of the datetimes the handlers see), so that
+    sums of waits do not drift by floating-point error against the deadlines they aim at.
+    """
 
     def __init__(self, start: datetime, scale: float) -> None:
         self.start = start
         self.scale = scale
-        self._elapsed = 0.0
+        self._micros = 0
         self._lock = threading.Lock()
 
     @property
     def elapsed(self) -> float:
         with self._lock:
-            return self._elapsed
+            return self._micros / 1_000_000
 
     def now(self) -> datetime:
-        return self.start + timedelta(seconds=self.elapsed)
+        with self._lock:
+            return self.start + timedelta(microseconds=self._micros)
 
     def advance(self, seconds: float) -> None:
         with self._lock:
-            self._elapsed += max(0.0, seconds)
+            self._micros += max(0, round(seconds * 1_000_000))
+
+
+EPSILON = 1e-6  # one simulated microsecond
 
 
 DESCRIPTIONS = {
@@ -63,6 +86,7 @@ class Deregistration:
     id: str
     port: int
     at: float
+    availability_zone: str | None = None
 
 
 @dataclass
@@ -91,7 +115,11 @@ class ElbTargets:
         now = self.clock.elapsed
         group = self._group(tg)
         for key, record in list(group.items()):
-            if record.state == "draining" and record.drain_until is not None and record.drain_until <= now:
+            if (
+                record.state == "draining"
+                and record.drain_until is not None
+                and record.drain_until <= now + EPSILON
+            ):
                 del group[key]
                 self.gone.setdefault(tg.arn, {})[key] = record.drain_until
 
@@ -121,7 +149,9 @@ class ElbTargets:
                 record = group.get(key)
                 if record is None or record.state == "draining":
                     continue
-                self.deregistrations.append(Deregistration(tg.arn, key[0], key[1], self.clock.elapsed))
+                self.deregistrations.append(
+                    Deregistration(tg.arn, key[0], key[1], self.clock.elapsed, target.get("AvailabilityZone"))
+                )
                 delay = self._delay(tg)
                 if delay <= 0:
                     del group[key]
@@ -136,13 +166,21 @@ class ElbTargets:
             group = self._group(tg)
             # unfiltered: every registered target, draining ones included
             keys = [self._key(tg, t) for t in targets] if targets else list(group)
-            result = []
+            result: list[FakeHealthStatus] = []
             for key in keys:
                 record = group.get(key)
                 state = record.state if record else "unused"
                 reason, description = DESCRIPTIONS.get(state, (None, None))
                 result.append(
-                    FakeHealthStatus(key[0], str(key[1]), tg.health_check_port, state, reason, description)
+                    AwsHealthStatus(
+                        key[0],
+                        str(key[1]),
+                        tg.health_check_port,
+                        state,
+                        reason,
+                        description,
+                        availability_zone=record.availability_zone if record else None,
+                    )
                 )
             return result
 
@@ -156,7 +194,7 @@ class ElbTargets:
                     if (
                         record.state == "draining"
                         and record.drain_until is not None
-                        and record.drain_until <= self.clock.elapsed
+                        and record.drain_until <= self.clock.elapsed + EPSILON
                     ):
                         entries.append({"id": target_id, "port": port, "state": "unused"})
                     else:

@@ -172,6 +172,7 @@ def summarise(sim: Simulation, execution_arn: str, described: dict[str, Any]) ->
                 "targetGroup": name_of.get(d.target_group_arn),
                 "id": d.id,
                 "port": d.port,
+                **({"availabilityZone": d.availability_zone} if d.availability_zone else {}),
                 "atSeconds": d.at,
             }
             for d in sim.elb.deregistrations
