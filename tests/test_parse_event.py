@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 
 from spotdrain import parse_event
 from spotdrain.aws import client
-from spotdrain.errors import AwsThrottled, InvalidEvent
+from spotdrain.errors import AccountOrRegionNotAllowed, AwsThrottled, InvalidEvent
 from spotdrain.events import parse_interruption
 from spotdrain.models import ParseEventInput
 from tests.conftest import load_event
@@ -225,3 +225,26 @@ def test_handler_returns_the_model_dump(lambda_context: Any) -> None:
 def test_handler_rejects_bad_input_by_name(payload: Any, lambda_context: Any) -> None:
     with pytest.raises(InvalidEvent):
         parse_event.handler(payload, lambda_context)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("ALLOWED_ACCOUNT_IDS", "999999999999", "account 111122223333"),
+        ("ALLOWED_REGIONS", "eu-west-1,eu-north-1", "region us-east-1"),
+    ],
+)
+def test_events_outside_the_allow_list_fail_by_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(AccountOrRegionNotAllowed, match=message):
+        parse_interruption(request(load_event("spot-interruption-with-eni.json")))
+
+
+def test_events_on_the_allow_list_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOWED_ACCOUNT_IDS", "123456789012,111122223333")
+    monkeypatch.setenv("ALLOWED_REGIONS", "us-east-1")
+    assert (
+        parse_interruption(request(load_event("spot-interruption-with-eni.json"))).outcome == "Interruption"
+    )

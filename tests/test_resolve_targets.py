@@ -194,6 +194,8 @@ def test_config_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
         ("TARGET_GROUP_ARNS", "web-tg"),
         ("LOAD_BALANCER_ARNS", "arn:aws:s3:::bucket"),
         ("USE_SERVICE_LOAD_BALANCERS", "maybe"),
+        ("ALLOWED_ACCOUNT_IDS", "1234"),
+        ("ALLOWED_REGIONS", "moon-1"),
     ],
 )
 def test_bad_configuration_is_a_named_error(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:

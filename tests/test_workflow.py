@@ -157,3 +157,19 @@ def test_failure_and_success_are_told_apart_from_the_json_alone(run_workflow: Ru
     assert (failed["status"], failed["outcome"], failed["error"]) == ("FAILED", "Failed", "AwsAccessDenied")
     assert "NotifyFailure" in failed["states"]
     assert "NotifyFailure" not in happy["states"]
+
+
+def test_event_from_a_region_not_allowed_fails_before_any_call(run_workflow: Runner) -> None:
+    result = run_workflow("spot-interruption-with-eni.json", "other-region-refused.yaml")
+    assert (result["status"], result["error"]) == ("FAILED", "AccountOrRegionNotAllowed")
+    assert "us-east-1" in result["cause"]
+    assert result["retries"] == 0
+    assert result["deregistered"] == []
+    assert set(result["api_calls"]) == {"sns:Publish"}
+    assert targets_after(result, "web-8080") == [{"id": "10.0.1.25", "port": 8080, "state": "healthy"}]
+
+
+def test_by_default_only_the_stacks_own_account_and_region_are_allowed(run_workflow: Runner) -> None:
+    """The simulated stack lives in the event's account and region, so the default allows it."""
+    result = run_workflow("spot-interruption-with-eni.json")
+    assert result["outcome"] == "Drained"

@@ -29,10 +29,24 @@ class Config:
     target_group_arns: tuple[str, ...] = ()
     load_balancer_arns: tuple[str, ...] = ()
     use_service_load_balancers: bool = True
+    allowed_account_ids: tuple[str, ...] = ()  # empty: no restriction
+    allowed_regions: tuple[str, ...] = ()  # empty: no restriction
+
+    def check_allowed(self, account: str, region: str) -> str | None:
+        """Why an event from ``account``/``region`` may not be acted on, or None if it may."""
+        if self.allowed_account_ids and account not in self.allowed_account_ids:
+            return f"account {account} is not in ALLOWED_ACCOUNT_IDS ({', '.join(self.allowed_account_ids)})"
+        if self.allowed_regions and region not in self.allowed_regions:
+            return f"region {region} is not in ALLOWED_REGIONS ({', '.join(self.allowed_regions)})"
+        return None
 
     @property
     def has_sources(self) -> bool:
         return bool(self.target_group_arns or self.load_balancer_arns or self.use_service_load_balancers)
+
+
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
 def _arn_list(name: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
@@ -40,7 +54,7 @@ def _arn_list(name: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
     items = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
     bad = [item for item in items if not pattern.match(item)]
     if bad:
-        raise InvalidConfiguration(f"{name} has values that are not ARNs of the right kind: {bad}")
+        raise InvalidConfiguration(f"{name} has values of the wrong form: {bad}")
     return items
 
 
@@ -52,4 +66,6 @@ def load_config() -> Config:
         target_group_arns=_arn_list("TARGET_GROUP_ARNS", TARGET_GROUP_ARN),
         load_balancer_arns=_arn_list("LOAD_BALANCER_ARNS", LOAD_BALANCER_ARN),
         use_service_load_balancers=flag in TRUE,
+        allowed_account_ids=_arn_list("ALLOWED_ACCOUNT_IDS", ACCOUNT_ID),
+        allowed_regions=_arn_list("ALLOWED_REGIONS", REGION),
     )

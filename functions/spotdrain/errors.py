@@ -27,6 +27,10 @@ class InvalidConfiguration(SpotDrainError):
     """The deployment's configuration (environment, settings) is unusable."""
 
 
+class AccountOrRegionNotAllowed(SpotDrainError):
+    """The event comes from an account or region that is not on the configured allow-list."""
+
+
 # --- AWS API failures, classified --------------------------------------------------------------
 class AwsThrottled(SpotDrainError):
     """An AWS API refused the call for rate (Throttling, ThrottlingException, ...)."""

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spotdrain import clock
 from spotdrain.aws import aws_errors, client
-from spotdrain.errors import InvalidEvent
+from spotdrain.config import load_config
+from spotdrain.errors import AccountOrRegionNotAllowed, InvalidEvent
 from spotdrain.models import ParsedEvent, ParseEventInput, PollSettings, TaskInfo
 
 ECS_SOURCE = "aws.ecs"
@@ -197,6 +198,10 @@ def parse_interruption(request: ParseEventInput) -> ParsedEvent:
             "cannot tell the task's region and account: the event has no 'region'/'account' "
             f"and taskArn {detail.task_arn!r} is not an ARN"
         )
+
+    refusal = load_config().check_allowed(account, region)
+    if refusal:
+        raise AccountOrRegionNotAllowed(f"task {detail.task_arn}: {refusal}")
 
     event_time = _as_utc(event.time or detail.stopping_at or detail.updated_at) or clock.now()
     source: Literal["event", "DescribeTasks"] = "event"
