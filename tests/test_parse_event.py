@@ -248,3 +248,16 @@ def test_events_on_the_allow_list_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (
         parse_interruption(request(load_event("spot-interruption-with-eni.json"))).outcome == "Interruption"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "ipv4", "ipv6"),
+    [
+        ("spot-interruption-dual-stack.json", ["10.0.1.25"], ["2600:1f18:abcd:1::25"]),
+        ("spot-interruption-ipv6-only.json", [], ["2600:1f18:abcd:1::25"]),
+    ],
+)
+def test_ipv6_addresses_are_extracted(name: str, ipv4: list[str], ipv6: list[str]) -> None:
+    task = parse_interruption(request(load_event(name))).task
+    assert task is not None
+    assert (task.ipv4, task.ipv6) == (ipv4, ipv6)

@@ -25,6 +25,7 @@ INTERRUPTION_REASON_PREFIX = "Your Spot Task was interrupted"
 # another task, so acting on it could harm a healthy target. The notice arrives while RUNNING.
 TOO_LATE_STATUSES = frozenset({"DEPROVISIONING", "STOPPED", "DELETED"})
 ENI_ATTACHMENT_TYPES = frozenset({"eni", "ElasticNetworkInterface"})
+IPV6_DETAIL_NAMES = frozenset({"ipv6Address", "privateIPv6Address"})
 
 
 # --- parser models (Powertools parser + pydantic) -----------------------------------------------
@@ -137,7 +138,7 @@ def eni_addresses(detail: EcsTaskDetail) -> tuple[str | None, list[str], list[st
                 eni_id = item.value
             elif item.name == "privateIPv4Address" and item.value not in ipv4:
                 ipv4.append(item.value)
-            elif item.name == "ipv6Address" and item.value not in ipv6:
+            elif item.name in IPV6_DETAIL_NAMES and item.value not in ipv6:
                 ipv6.append(item.value)
         break
     if not ipv4 and not ipv6:

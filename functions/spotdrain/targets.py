@@ -8,6 +8,7 @@ address is registered on — and every entry whose Id is one of the task's addre
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -70,9 +71,17 @@ def deregistration_delay(target_group_arn: str, region: str) -> int:
     return DEFAULT_DEREGISTRATION_DELAY
 
 
+def canonical_ip(address: str) -> str | None:
+    """One spelling per address (IPv6 has many), or None if it is not an IP address."""
+    try:
+        return str(ipaddress.ip_address(address.strip()))
+    except ValueError:
+        return None
+
+
 def registrations(target_group_arn: str, addresses: Iterable[str], region: str) -> list[Target]:
     """Every registration of any of ``addresses`` in the target group (all ports)."""
-    wanted = set(addresses)
+    wanted = {canonical_ip(a) for a in addresses} - {None}
     elbv2 = client("elbv2", region)
     with aws_errors("elbv2:DescribeTargetHealth"):
         response = elbv2.describe_target_health(TargetGroupArn=target_group_arn)
@@ -80,7 +89,7 @@ def registrations(target_group_arn: str, addresses: Iterable[str], region: str) 
     for description in response.get("TargetHealthDescriptions", []):
         target = description.get("Target", {})
         state = description.get("TargetHealth", {}).get("State")
-        if target.get("Id") not in wanted or state in GONE_STATES:
+        if canonical_ip(str(target.get("Id", ""))) not in wanted or state in GONE_STATES:
             continue
         found.append(
             Target(
@@ -127,7 +136,14 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
                 )
             )
             continue
-        found = registrations(arn, request.task.addresses, region)
+        family = group.get("IpAddressType", "ipv4")
+        addresses = request.task.ipv6 if family == "ipv6" else request.task.ipv4
+        if not addresses:
+            skipped.append(
+                SkippedTargetGroup(arn=arn, reason=f"{family} target group, and the task has no {family} address")
+            )
+            continue
+        found = registrations(arn, addresses, region)
         if not found:
             continue
         groups.append(
@@ -141,12 +157,12 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
         )
         targets.extend(found)
 
-    addresses = ", ".join(request.task.addresses)
+    listed = ", ".join(request.task.addresses)
     outcome: Literal["Registered", "NotRegistered"]
     if targets:
         outcome, reason = (
             "Registered",
-            f"{len(targets)} registration(s) of {addresses} in {len(groups)} target group(s)",
+            f"{len(targets)} registration(s) of {listed} in {len(groups)} target group(s)",
         )
     elif not candidates:
         outcome, reason = (
@@ -157,7 +173,7 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
     else:
         outcome, reason = (
             "NotRegistered",
-            f"{addresses} is registered in none of the {len(candidates)} candidate target group(s)"
+            f"{listed} is registered in none of the {len(candidates)} candidate target group(s)"
             + (" (ECS may already have deregistered it)" if candidates else ""),
         )
     return ResolvedTargets(

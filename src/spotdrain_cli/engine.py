@@ -38,6 +38,7 @@ from unittest import mock
 
 import boto3
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
@@ -246,7 +247,10 @@ class Simulation:
         self._patch_engine()
         spotdrain.aws.reset_clients()
         self._stack.callback(spotdrain.aws.reset_clients)
-        self._build_world()
+        try:
+            self._build_world()
+        except ClientError as exc:
+            raise WorldError(f"the simulator cannot build this world: {exc}") from exc
         self._deploy()
 
     def _patch_engine(self) -> None:
@@ -356,15 +360,16 @@ class Simulation:
                 backend.target_groups, created, target_group_arn(self.region, self.account, group.name)
             )
             self.target_group_arns[group.name] = arn
-            elbv2.modify_target_group_attributes(
-                TargetGroupArn=arn,
-                Attributes=[
-                    {
-                        "Key": "deregistration_delay.timeout_seconds",
-                        "Value": str(group.deregistration_delay_seconds),
-                    }
-                ],
-            )
+            if group.target_type != "lambda":  # Lambda target groups have no deregistration delay
+                elbv2.modify_target_group_attributes(
+                    TargetGroupArn=arn,
+                    Attributes=[
+                        {
+                            "Key": "deregistration_delay.timeout_seconds",
+                            "Value": str(group.deregistration_delay_seconds),
+                        }
+                    ],
+                )
             if group.load_balancer:
                 elbv2.create_listener(
                     LoadBalancerArn=self.load_balancer_arns[group.load_balancer],
