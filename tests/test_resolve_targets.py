@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from spotdrain import resolve_targets as resolve_targets_handler
-from spotdrain.aws import client
+from spotdrain.aws import account_of, client
 from spotdrain.config import Config, load_config
 from spotdrain.errors import AwsResourceNotFound, InvalidConfiguration, InvalidEvent
 from spotdrain.models import Interruption, PollSettings, TaskInfo
@@ -207,3 +207,27 @@ def test_bad_configuration_is_a_named_error(monkeypatch: pytest.MonkeyPatch, nam
 def test_handler_validates_its_input(lambda_context: Any) -> None:
     with pytest.raises(InvalidEvent, match="ResolveTargets"):
         resolve_targets_handler.handler({"outcome": "Ignored", "reason": "x"}, lambda_context)
+
+
+@pytest.mark.parametrize(
+    ("arn", "account"),
+    [
+        (
+            "arn:aws:elasticloadbalancing:us-east-1:444455556666:targetgroup/web/0123456789abcdef",
+            "444455556666",
+        ),
+        ("arn:aws:ecs:us-east-1:111122223333:cluster/default", "111122223333"),
+        ("not-an-arn", None),
+        ("arn:aws:s3:::bucket/key", None),
+    ],
+)
+def test_account_of_an_arn(arn: str, account: str | None) -> None:
+    assert account_of(arn) == account
+
+
+def test_other_account_without_a_role_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME_ACCOUNT_ID", "111122223333")
+    monkeypatch.delenv("CROSS_ACCOUNT_ROLE_NAME", raising=False)
+    with pytest.raises(InvalidConfiguration, match="444455556666"):
+        client("elbv2", REGION, "444455556666")
+    assert client("elbv2", REGION, "111122223333") is client("elbv2", REGION)

@@ -5,11 +5,15 @@ Each case is an event file plus a world file from examples/worlds/, run on the l
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Runner
+from spotdrain_cli import simulate
+from spotdrain_cli.world import load_world
+from tests.conftest import EXAMPLE_WORLDS as EXAMPLES
+from tests.conftest import Runner, load_event
 
 
 def deregistered(result: dict[str, Any]) -> set[tuple[str, str, int]]:
@@ -63,6 +67,12 @@ CASES = [
         "mixed-target-types.yaml",
         {("web-ip", "10.0.1.25", 8080)},
         id="non-ip-groups-skipped",
+    ),
+    pytest.param(
+        "spot-interruption-with-eni.json",
+        "cross-account.yaml",
+        {("web-8080", "10.0.1.25", 8080), ("shared-8080", "10.0.1.25", 8080)},
+        id="cross-account-group",
     ),
     pytest.param(
         "spot-interruption-dual-stack.json",
@@ -119,3 +129,23 @@ def test_a_group_of_the_other_address_family_is_skipped_with_a_reason(run_workfl
     result = run_workflow("spot-interruption-with-eni.json", "dual-stack.yaml")
     assert deregistered(result) == {("web-v4", "10.0.1.25", 8080)}
     assert skipped(result) == ["ipv6 target group, and the task has no ipv6 address"]
+
+
+def test_cross_account_group_is_reached_through_the_role_in_its_account(run_workflow: Runner) -> None:
+    result = run_workflow("spot-interruption-with-eni.json", "cross-account.yaml")
+    (shared,) = [d for d in result["deregistered"] if d["targetGroup"] == "shared-8080"]
+    assert ":444455556666:targetgroup/shared-8080/" in shared["targetGroupArn"]
+    assert result["api_calls"]["sts:AssumeRole"] >= 1
+
+
+def test_cross_account_group_without_a_role_fails_by_name_and_touches_nothing(
+    run_workflow: Runner, tmp_path: Path
+) -> None:
+    text = (EXAMPLES / "cross-account.yaml").read_text(encoding="utf-8")
+    world_file = tmp_path / "no-role.yaml"
+    world_file.write_text(text.replace("  CrossAccountRoleName: spotdrain-drainer\n", ""), encoding="utf-8")
+    result = simulate.run(load_event("spot-interruption-with-eni.json"), load_world(world_file), time_scale=0)
+    assert (result["status"], result["error"]) == ("FAILED", "InvalidConfiguration")
+    assert "CrossAccountRoleName" in result["cause"]
+    assert result["deregistered"] == []
+    assert result["retries"] == 0

@@ -7,8 +7,11 @@ retries (visible in the execution history, with backoff and full jitter, bounded
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -23,12 +26,14 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
+from spotdrain import clock
 from spotdrain.errors import (
     AwsAccessDenied,
     AwsRequestFailed,
     AwsResourceNotFound,
     AwsThrottled,
     AwsUnavailable,
+    InvalidConfiguration,
     SpotDrainError,
 )
 
@@ -84,15 +89,85 @@ NOT_FOUND_CODES = frozenset(
 )
 
 
+ROLE_SESSION_NAME = "spotdrain"
+CREDENTIALS_MARGIN = timedelta(minutes=5)
+_role_credentials: dict[tuple[str, str], dict[str, Any]] = {}
+_assumed_clients: dict[tuple[str, str, str, str], tuple[Any, datetime]] = {}
+_lock = threading.Lock()
+
+
 @cache
-def client(service: str, region: str) -> Any:
-    """A boto3 client for ``service`` in ``region``, created once per process on first use."""
+def _own_client(service: str, region: str) -> Any:
     return boto3.session.Session().client(service, region_name=region, config=_CONFIG)
 
 
+def account_of(arn: str) -> str | None:
+    """The account field of an ARN (None if it is not an ARN or has no account)."""
+    parts = arn.split(":", 5)
+    return parts[4] or None if len(parts) == 6 and parts[0] == "arn" else None
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def client(service: str, region: str, account: str | None = None) -> Any:
+    """A boto3 client for ``service`` in ``region``, created once per process on first use.
+
+    For a resource of another ``account`` than the function's own (HOME_ACCOUNT_ID), the client
+    uses the role named by CROSS_ACCOUNT_ROLE_NAME in that account (STS AssumeRole, cached and
+    renewed before it expires).
+    """
+    home = os.environ.get("HOME_ACCOUNT_ID", "")
+    if account is None or not home or account == home:
+        return _own_client(service, region)
+    role_name = os.environ.get("CROSS_ACCOUNT_ROLE_NAME", "")
+    if not role_name:
+        raise InvalidConfiguration(
+            f"{service} resources in account {account} are not reachable from account {home}: "
+            "set CrossAccountRoleName to a role that spotdrain may assume there"
+        )
+    key = (service, region, account, role_name)
+    with _lock:
+        cached = _assumed_clients.get(key)
+        if cached and cached[1] - clock.now() > CREDENTIALS_MARGIN:
+            return cached[0]
+    credentials = _assume(account, role_name, region)
+    session = boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    made = session.client(service, region_name=region, config=_CONFIG)
+    with _lock:
+        _assumed_clients[key] = (made, credentials["Expiration"])
+    return made
+
+
+def _assume(account: str, role_name: str, region: str) -> dict[str, Any]:
+    with _lock:
+        cached = _role_credentials.get((account, role_name))
+        if cached and cached["Expiration"] - clock.now() > CREDENTIALS_MARGIN:
+            return cached
+    role_arn = f"arn:{partition_of(region)}:iam::{account}:role/{role_name}"
+    with aws_errors(f"sts:AssumeRole {role_arn}"):
+        answer = _own_client("sts", region).assume_role(RoleArn=role_arn, RoleSessionName=ROLE_SESSION_NAME)
+    credentials: dict[str, Any] = answer["Credentials"]
+    with _lock:
+        _role_credentials[(account, role_name)] = credentials
+    return credentials
+
+
 def reset_clients() -> None:
-    """Forget every cached client (tests, and the simulator between worlds)."""
-    client.cache_clear()
+    """Forget every cached client and credential (tests, and the simulator between worlds)."""
+    _own_client.cache_clear()
+    with _lock:
+        _role_credentials.clear()
+        _assumed_clients.clear()
 
 
 def error_code(exc: ClientError) -> str:

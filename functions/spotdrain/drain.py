@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from spotdrain import clock
-from spotdrain.aws import aws_errors, client
+from spotdrain.aws import account_of, aws_errors, client
 from spotdrain.errors import DeregistrationIneffective, DrainTimeout
 from spotdrain.models import DrainProgress, DrainState, PollSettings, RegisteredTargets, Target
 
@@ -67,9 +67,9 @@ def _api_target(target: Target) -> dict[str, Any]:
 def deregister_targets(request: RegisteredTargets) -> DrainState:
     """Deregister every registration (Id and Port, and zone where needed), idempotently."""
     region = request.task.region
-    elbv2 = client("elbv2", region)
     sent: list[Target] = []
     for group_arn, group_targets in _by_group(request.targets).items():
+        elbv2 = client("elbv2", region, account_of(group_arn))
         pending = [target for target in group_targets if target.state != DRAINING]
         for start in range(0, len(pending), DEREGISTER_BATCH):
             batch = pending[start : start + DEREGISTER_BATCH]
@@ -113,9 +113,9 @@ def deregister_targets(request: RegisteredTargets) -> DrainState:
 
 def target_states(targets: list[Target], region: str) -> list[tuple[Target, str, str | None]]:
     """(target, state, reason) from DescribeTargetHealth with the explicit targets."""
-    elbv2 = client("elbv2", region)
     result: list[tuple[Target, str, str | None]] = []
     for group_arn, group_targets in _by_group(targets).items():
+        elbv2 = client("elbv2", region, account_of(group_arn))
         response: dict[str, Any] = {}
         with aws_errors("elbv2:DescribeTargetHealth", tolerate=INVALID_TARGET) as tolerated:
             response = elbv2.describe_target_health(

@@ -153,7 +153,7 @@ def eni_addresses(detail: EcsTaskDetail) -> tuple[str | None, list[str], list[st
 
 def describe_task(cluster_arn: str, task_arn: str, region: str) -> dict[str, Any] | None:
     """DescribeTasks for one task, in the event's region; None when ECS no longer knows it."""
-    ecs = client("ecs", region)
+    ecs = client("ecs", region, arn_part(cluster_arn, 4))
     with aws_errors("ecs:DescribeTasks"):
         response = ecs.describe_tasks(cluster=cluster_arn, tasks=[task_arn])
     for task in response.get("tasks", []):

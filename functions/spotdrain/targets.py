@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from spotdrain.aws import aws_errors, client
+from spotdrain.aws import account_of, aws_errors, client
 from spotdrain.config import Config
 from spotdrain.errors import AwsResourceNotFound
 from spotdrain.models import (
@@ -30,7 +30,7 @@ GONE_STATES = frozenset({"unused"})
 
 def service_target_groups(task_cluster: str, service: str, region: str) -> list[str]:
     """The target groups on the ECS service's own ``loadBalancers`` (DescribeServices)."""
-    ecs = client("ecs", region)
+    ecs = client("ecs", region, account_of(task_cluster))
     with aws_errors("ecs:DescribeServices"):
         response = ecs.describe_services(cluster=task_cluster, services=[service])
     arns: list[str] = []
@@ -42,7 +42,7 @@ def service_target_groups(task_cluster: str, service: str, region: str) -> list[
 
 
 def load_balancer_target_groups(load_balancer_arn: str, region: str) -> list[dict[str, Any]]:
-    elbv2 = client("elbv2", region)
+    elbv2 = client("elbv2", region, account_of(load_balancer_arn))
     groups: list[dict[str, Any]] = []
     with aws_errors("elbv2:DescribeTargetGroups"):
         for page in elbv2.get_paginator("describe_target_groups").paginate(LoadBalancerArn=load_balancer_arn):
@@ -51,18 +51,23 @@ def load_balancer_target_groups(load_balancer_arn: str, region: str) -> list[dic
 
 
 def describe_target_groups(arns: list[str], region: str) -> list[dict[str, Any]]:
-    elbv2 = client("elbv2", region)
+    """DescribeTargetGroups in batches, per owning account (cross-account groups via the role)."""
+    by_account: dict[str | None, list[str]] = {}
+    for arn in arns:
+        by_account.setdefault(account_of(arn), []).append(arn)
     groups: list[dict[str, Any]] = []
-    for start in range(0, len(arns), DESCRIBE_TARGET_GROUPS_BATCH):
-        batch = arns[start : start + DESCRIBE_TARGET_GROUPS_BATCH]
-        with aws_errors("elbv2:DescribeTargetGroups"):
-            for page in elbv2.get_paginator("describe_target_groups").paginate(TargetGroupArns=batch):
-                groups.extend(page.get("TargetGroups", []))
+    for account, owned in by_account.items():
+        elbv2 = client("elbv2", region, account)
+        for start in range(0, len(owned), DESCRIBE_TARGET_GROUPS_BATCH):
+            batch = owned[start : start + DESCRIBE_TARGET_GROUPS_BATCH]
+            with aws_errors("elbv2:DescribeTargetGroups"):
+                for page in elbv2.get_paginator("describe_target_groups").paginate(TargetGroupArns=batch):
+                    groups.extend(page.get("TargetGroups", []))
     return groups
 
 
 def deregistration_delay(target_group_arn: str, region: str) -> int:
-    elbv2 = client("elbv2", region)
+    elbv2 = client("elbv2", region, account_of(target_group_arn))
     with aws_errors("elbv2:DescribeTargetGroupAttributes"):
         attributes = elbv2.describe_target_group_attributes(TargetGroupArn=target_group_arn)
     for attribute in attributes.get("Attributes", []):
@@ -82,7 +87,7 @@ def canonical_ip(address: str) -> str | None:
 def registrations(target_group_arn: str, addresses: Iterable[str], region: str) -> list[Target]:
     """Every registration of any of ``addresses`` in the target group (all ports)."""
     wanted = {canonical_ip(a) for a in addresses} - {None}
-    elbv2 = client("elbv2", region)
+    elbv2 = client("elbv2", region, account_of(target_group_arn))
     with aws_errors("elbv2:DescribeTargetHealth"):
         response = elbv2.describe_target_health(TargetGroupArn=target_group_arn)
     found: list[Target] = []
@@ -140,7 +145,9 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
         addresses = request.task.ipv6 if family == "ipv6" else request.task.ipv4
         if not addresses:
             skipped.append(
-                SkippedTargetGroup(arn=arn, reason=f"{family} target group, and the task has no {family} address")
+                SkippedTargetGroup(
+                    arn=arn, reason=f"{family} target group, and the task has no {family} address"
+                )
             )
             continue
         found = registrations(arn, addresses, region)

@@ -23,6 +23,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -61,6 +62,7 @@ from spotdrain_cli.world import (
     World,
     WorldError,
     WorldFault,
+    WorldTargetGroup,
     load_balancer_arn,
     target_group_arn,
 )
@@ -93,6 +95,8 @@ ERROR_STATUS = {
     "ServerException": 500,
 }
 EXECUTION_TIMEOUT_REAL_SECONDS = 600
+ACCOUNT_HEADER = "x-moto-account-id"
+CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 
 
 @dataclass
@@ -195,7 +199,9 @@ class Simulation:
         self._call_numbers: Counter[str] = Counter()
         self._handler_lock = threading.RLock()
         self._stack = ExitStack()
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._vpcs: dict[str, str] = {}
+        self._subnets: dict[str, list[str]] = {}
         self.stack: StackModel | None = None
         self.state_machine_arn = ""
         self.topic_arns: dict[str, str] = {}
@@ -231,7 +237,6 @@ class Simulation:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing",
             "AWS_DEFAULT_REGION": self.region,
-            "MOTO_ACCOUNT_ID": self.account,
             "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",  # the world needs a VPC, not 5,000 AMIs
         }
         self._stack.enter_context(mock.patch.dict(os.environ, env))
@@ -302,6 +307,7 @@ class Simulation:
 
         def stubber_call(stubber: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
             if stubber.enabled:
+                sim._assign_account(request)
                 answer = sim._intercept(event_name, request)
                 if answer is not None:
                     return answer
@@ -320,77 +326,49 @@ class Simulation:
             self._stack.enter_context(patch)
 
     # --- the world ------------------------------------------------------------------------------
-    def client(self, service: str) -> Any:
-        """The engine's own client for ``service`` in the world's region (one per service)."""
-        if service not in self._clients:
-            self._clients[service] = boto3.client(service, region_name=self.region)
-        return self._clients[service]
+    def client(self, service: str, account: str | None = None) -> Any:
+        """The engine's own client for ``service`` in the world's region, acting in ``account``
+        (default: the home account, where the stack is deployed). One per service and account."""
+        account = account or self.account
+        if (service, account) not in self._clients:
+            made = boto3.client(service, region_name=self.region)
+            made.meta.events.register(
+                "before-sign.*.*", lambda request, **_: request.headers.__setitem__(ACCOUNT_HEADER, account)
+            )
+            self._clients[(service, account)] = made
+        return self._clients[(service, account)]
+
+    def _network(self, account: str) -> list[str]:
+        """A VPC with two subnets in ``account`` (made on first use): load balancers need them."""
+        if account not in self._subnets:
+            ec2 = self.client("ec2", account)
+            vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+            zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+            if not zones:
+                raise WorldError(f"the simulator knows no availability zones in region {self.region!r}")
+            self._vpcs[account] = vpc
+            self._subnets[account] = [
+                ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=zone)["Subnet"][
+                    "SubnetId"
+                ]
+                for i, zone in enumerate(zones)
+            ]
+        return self._subnets[account]
 
     def _build_world(self) -> None:
-        ec2 = self.client("ec2")
-        elbv2 = self.client("elbv2")
-        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
-        zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
-        if not zones:
-            raise WorldError(f"the simulator knows no availability zones in region {self.region!r}")
-        subnets = [
-            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=zone)["Subnet"][
-                "SubnetId"
-            ]
-            for i, zone in enumerate(zones)
-        ]
-        backend = self._elbv2_backend()
         for lb in self.world.load_balancers:
-            created = elbv2.create_load_balancer(
+            account = lb.account or self.account
+            subnets = self._network(account)
+            created = self.client("elbv2", account).create_load_balancer(
                 Name=lb.name, Subnets=subnets, Type=lb.type, Scheme="internal"
             )
             self.load_balancer_arns[lb.name] = self._rekey(
-                backend.load_balancers,
+                elbv2_backends[account][self.region].load_balancers,
                 created["LoadBalancers"][0]["LoadBalancerArn"],
-                load_balancer_arn(self.region, self.account, lb),
+                load_balancer_arn(self.region, account, lb),
             )
         for group in self.world.target_groups:
-            kwargs: dict[str, Any] = {"Name": group.name, "TargetType": group.target_type}
-            if group.target_type != "lambda":
-                kwargs.update(
-                    Protocol=group.protocol, Port=group.port, VpcId=vpc, IpAddressType=group.ip_address_type
-                )
-            created = elbv2.create_target_group(**kwargs)["TargetGroups"][0]["TargetGroupArn"]
-            arn = self._rekey(
-                backend.target_groups, created, target_group_arn(self.region, self.account, group.name)
-            )
-            self.target_group_arns[group.name] = arn
-            if group.target_type != "lambda":  # Lambda target groups have no deregistration delay
-                elbv2.modify_target_group_attributes(
-                    TargetGroupArn=arn,
-                    Attributes=[
-                        {
-                            "Key": "deregistration_delay.timeout_seconds",
-                            "Value": str(group.deregistration_delay_seconds),
-                        }
-                    ],
-                )
-            if group.load_balancer:
-                elbv2.create_listener(
-                    LoadBalancerArn=self.load_balancer_arns[group.load_balancer],
-                    Protocol=group.protocol,
-                    Port=group.port,
-                    DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}],
-                )
-            tg = backend.target_groups[arn]
-            for target in group.targets:
-                api_target: dict[str, Any] = {"Id": target.id, "Port": target.port or group.port}
-                if target.availability_zone:
-                    api_target["AvailabilityZone"] = target.availability_zone
-                elbv2.register_targets(TargetGroupArn=arn, Targets=[api_target])
-                key = (target.id, int(target.port or group.port))
-                if target.state == "draining":
-                    remaining = target.drain_remaining_seconds
-                    self.elb.start_draining(
-                        tg, key, group.deregistration_delay_seconds if remaining is None else remaining
-                    )
-                else:
-                    self.elb.records[arn][key].state = target.state
+            self._build_target_group(group)
         sns = self.client("sns")
         sqs = self.client("sqs")
         self.queue_url = sqs.create_queue(QueueName="spotdrain-notices")["QueueUrl"]
@@ -402,8 +380,53 @@ class Simulation:
         self._sns_topics_client = sns
         self._queue_arn = queue_arn
 
-    def _elbv2_backend(self) -> Any:
-        return elbv2_backends[self.account][self.region]
+    def _build_target_group(self, group: WorldTargetGroup) -> None:
+        account = group.account or self.account
+        elbv2 = self.client("elbv2", account)
+        self._network(account)
+        kwargs: dict[str, Any] = {"Name": group.name, "TargetType": group.target_type}
+        if group.target_type != "lambda":
+            kwargs.update(
+                Protocol=group.protocol,
+                Port=group.port,
+                VpcId=self._vpcs[account],
+                IpAddressType=group.ip_address_type,
+            )
+        created = elbv2.create_target_group(**kwargs)["TargetGroups"][0]["TargetGroupArn"]
+        backend = elbv2_backends[account][self.region]
+        arn = self._rekey(backend.target_groups, created, target_group_arn(self.region, account, group.name))
+        self.target_group_arns[group.name] = arn
+        if group.target_type != "lambda":  # Lambda target groups have no deregistration delay
+            elbv2.modify_target_group_attributes(
+                TargetGroupArn=arn,
+                Attributes=[
+                    {
+                        "Key": "deregistration_delay.timeout_seconds",
+                        "Value": str(group.deregistration_delay_seconds),
+                    }
+                ],
+            )
+        if group.load_balancer:
+            elbv2.create_listener(
+                LoadBalancerArn=self.load_balancer_arns[group.load_balancer],
+                Protocol=group.protocol,
+                Port=group.port,
+                DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}],
+            )
+        tg = backend.target_groups[arn]
+        for target in group.targets:
+            api_target: dict[str, Any] = {"Id": target.id, "Port": target.port or group.port}
+            if target.availability_zone:
+                api_target["AvailabilityZone"] = target.availability_zone
+            elbv2.register_targets(TargetGroupArn=arn, Targets=[api_target])
+            key = (target.id, int(target.port or group.port))
+            if target.state == "draining":
+                remaining = target.drain_remaining_seconds
+                self.elb.start_draining(
+                    tg, key, group.deregistration_delay_seconds if remaining is None else remaining
+                )
+            else:
+                self.elb.records[arn][key].state = target.state
 
     @staticmethod
     def _rekey(table: dict[str, Any], old: str, new: str) -> str:
@@ -465,6 +488,20 @@ class Simulation:
         )["stateMachineArn"]
 
     # --- interception: recording, faults, ECS answers -------------------------------------------
+    def _assign_account(self, request: Any) -> None:
+        """Which account a request acts in, as moto will see it.
+
+        Credentials from STS AssumeRole (access keys starting ASIA) act in the role's account:
+        moto knows them. Every other request acts in the home account, unless the engine's own
+        client already said otherwise. (moto's MOTO_ACCOUNT_ID would force one account for all.)
+        """
+        if ACCOUNT_HEADER in request.headers:
+            return
+        match = CREDENTIAL.search(str(request.headers.get("Authorization", "")))
+        if match and match.group(1).startswith("ASIA"):
+            return
+        request.headers[ACCOUNT_HEADER] = self.account
+
     def _intercept(self, event_name: str, request: Any) -> AWSResponse | None:
         parts = event_name.split(".")
         if len(parts) < 3:

@@ -37,11 +37,13 @@ class WorldTarget(_Strict):
 
 class WorldLoadBalancer(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9-]{1,32}$")
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
     type: Literal["network", "application"] = "network"
 
 
 class WorldTargetGroup(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9-]{1,32}$")
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")  # default: the home account
     load_balancer: str | None = Field(default=None, alias="loadBalancer")
     protocol: Literal["TCP", "UDP", "TCP_UDP", "TLS", "HTTP", "HTTPS"] = "TCP"
     port: int = Field(default=80, ge=1, le=65535)
@@ -92,11 +94,16 @@ class World(_Strict):
     faults: list[WorldFault] = Field(default_factory=list)
 
     def check(self) -> None:
-        names = [lb.name for lb in self.load_balancers]
+        balancers = {lb.name: lb for lb in self.load_balancers}
         for group in self.target_groups:
-            if group.load_balancer and group.load_balancer not in names:
+            if group.load_balancer and group.load_balancer not in balancers:
                 raise WorldError(
                     f"target group {group.name!r} names unknown load balancer {group.load_balancer!r}"
+                )
+            if group.load_balancer and balancers[group.load_balancer].account != group.account:
+                raise WorldError(
+                    f"target group {group.name!r} and its load balancer {group.load_balancer!r} "
+                    "must be in the same account"
                 )
         duplicates = {
             g.name for g in self.target_groups if [x.name for x in self.target_groups].count(g.name) > 1
