@@ -286,3 +286,29 @@ def test_deregister_handler_refuses_a_state_that_is_not_registered(lambda_contex
     payload = resolved([APP]).dump() | {"outcome": "NotRegistered"}
     with pytest.raises(InvalidEvent, match="DeregisterTargets"):
         deregister_targets_handler.handler(payload, lambda_context)
+
+
+def test_invalid_target_for_a_group_asks_each_target_alone(elbv2: Stubber) -> None:
+    state = draining_state([APP, ADMIN])
+    elbv2.add_client_error("describe_target_health", service_error_code="InvalidTarget", http_status_code=400)
+    elbv2.add_response(
+        "describe_target_health",
+        health(("10.0.1.25", 8080, "draining", None)),
+        {"TargetGroupArn": TG, "Targets": [{"Id": "10.0.1.25", "Port": 8080}]},
+    )
+    elbv2.add_client_error("describe_target_health", service_error_code="InvalidTarget", http_status_code=400)
+    with at(10):
+        result = check_drain(state)
+    assert result.drain.status == "draining"
+    assert [(t.id, t.port) for t in result.drain.draining] == [("10.0.1.25", 8080)]
+
+
+def test_drained_state_says_so_in_its_outcome(elbv2: Stubber) -> None:
+    state = draining_state([APP])
+    elbv2.add_response(
+        "describe_target_health", health(("10.0.1.25", 8080, "unused", "Target.NotRegistered"))
+    )
+    with at(30):
+        result = check_drain(state)
+    assert result.outcome == "Drained"
+    assert result.reason == "test; all drained 30 s after deregistration, 90 s before the deadline"

@@ -261,3 +261,12 @@ def test_ipv6_addresses_are_extracted(name: str, ipv4: list[str], ipv6: list[str
     task = parse_interruption(request(load_event(name))).task
     assert task is not None
     assert (task.ipv4, task.ipv6) == (ipv4, ipv6)
+
+
+@pytest.mark.parametrize("status", ["DEACTIVATING", "STOPPING", "PENDING"])
+def test_later_events_of_an_interruption_do_not_start_a_second_drain(status: str) -> None:
+    event = load_event("spot-interruption-with-eni.json")
+    event["detail"]["lastStatus"] = status
+    result = parse_interruption(request(event))
+    assert result.outcome == "Ignored"
+    assert status in result.reason

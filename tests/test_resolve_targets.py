@@ -167,10 +167,15 @@ def test_task_in_no_candidate_group_is_not_registered(elb: Elb) -> None:
     assert "10.0.1.25" in result.reason
 
 
-def test_no_sources_at_all_says_how_to_configure(elb: Elb) -> None:
-    result = resolve_targets(interruption(service=None), Config(use_service_load_balancers=False))
+def test_no_sources_at_all_is_a_configuration_error(elb: Elb) -> None:
+    with pytest.raises(InvalidConfiguration, match="TargetGroupArns"):
+        resolve_targets(interruption(service=None), Config(use_service_load_balancers=False))
+
+
+def test_standalone_task_with_only_service_source_is_not_registered(elb: Elb) -> None:
+    result = resolve_targets(interruption(service=None), Config())
     assert result.outcome == "NotRegistered"
-    assert "TargetGroupArns" in result.reason
+    assert "no candidate target groups" in result.reason
 
 
 def test_configured_target_group_that_does_not_exist_is_a_named_permanent_error(elb: Elb) -> None:

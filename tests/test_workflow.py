@@ -41,6 +41,10 @@ def test_drains_over_several_polls_and_never_touches_the_neighbour(run_workflow:
     # The 30 s delay elapses at t+30: detected then, not later, and never after the deadline.
     assert result["simulated_seconds"] == 30
     assert result["output"]["drain"]["status"] == "drained"
+    assert result["output"]["outcome"] == "Drained"
+    assert result["output"]["reason"].endswith(
+        "all drained 30 s after deregistration, 90 s before the deadline"
+    )
     assert result["notifications"] == []
 
 
@@ -63,6 +67,7 @@ def test_target_ecs_already_deregistered_is_waited_for_not_deregistered_again(ru
     assert result["outcome"] == "Drained"
     assert "elbv2:DeregisterTargets" not in result["api_calls"]
     assert result["deregistered"] == []
+    assert "1 already draining (deregistered by ECS or another tool)" in result["output"]["reason"]
     # 12 s of drain were left; polled at the configured pace rather than a whole delay.
     assert 12 <= result["simulated_seconds"] <= 17
     assert targets_after(result, "web-8080") == [

@@ -112,7 +112,12 @@ def deregister_targets(request: RegisteredTargets) -> DrainState:
 
 
 def target_states(targets: list[Target], region: str) -> list[tuple[Target, str, str | None]]:
-    """(target, state, reason) from DescribeTargetHealth with the explicit targets."""
+    """(target, state, reason) from DescribeTargetHealth with the explicit targets.
+
+    InvalidTarget means a target is not registered (any more); when several targets were asked
+    for at once, each is asked again alone, so that one gone target cannot hide another that is
+    still draining.
+    """
     result: list[tuple[Target, str, str | None]] = []
     for group_arn, group_targets in _by_group(targets).items():
         elbv2 = client("elbv2", region, account_of(group_arn))
@@ -122,7 +127,11 @@ def target_states(targets: list[Target], region: str) -> list[tuple[Target, str,
                 TargetGroupArn=group_arn, Targets=[_api_target(t) for t in group_targets]
             )
         if tolerated.code:
-            result.extend((t, "unused", "InvalidTarget") for t in group_targets)
+            if len(group_targets) == 1:
+                result.append((group_targets[0], "unused", "InvalidTarget"))
+            else:
+                for target in group_targets:
+                    result.extend(target_states([target], region))
             continue
         seen: dict[tuple[str, int], tuple[str, str | None]] = {}
         for description in response.get("TargetHealthDescriptions", []):
@@ -167,7 +176,12 @@ def check_drain(request: DrainState) -> DrainState:
                 "drained_at": now,
             }
         )
-        return request.model_copy(update={"drain": done})
+        took = (now - progress.deregistered_at).total_seconds()
+        reason = (
+            f"{request.reason}; all drained {took:.0f} s after deregistration, "
+            f"{(progress.deadline - now).total_seconds():.0f} s before the deadline"
+        )
+        return request.model_copy(update={"drain": done, "outcome": "Drained", "reason": reason})
     if now >= progress.deadline or attempts >= request.settings.max_poll_attempts:
         listing = ", ".join(f"{t.id}:{t.port} in {t.target_group_arn}" for t in still)
         why = "deadline passed" if now >= progress.deadline else "poll attempts exhausted"

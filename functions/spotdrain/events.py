@@ -24,6 +24,10 @@ INTERRUPTION_REASON_PREFIX = "Your Spot Task was interrupted"
 # A task that has reached these statuses has released its ENI: its IP may already belong to
 # another task, so acting on it could harm a healthy target. The notice arrives while RUNNING.
 TOO_LATE_STATUSES = frozenset({"DEPROVISIONING", "STOPPED", "DELETED"})
+# The interruption notice is the event with desiredStatus STOPPED while the task still runs. ECS
+# then sends more events for the same task (DEACTIVATING, STOPPING, ...): they are ignored, so
+# one interruption starts one drain. (A task whose lastStatus is missing is looked at as usual.)
+NOTICE_STATUSES = frozenset({"RUNNING"})
 ENI_ATTACHMENT_TYPES = frozenset({"eni", "ElasticNetworkInterface"})
 IPV6_DETAIL_NAMES = frozenset({"ipv6Address", "privateIPv6Address"})
 
@@ -119,6 +123,11 @@ def is_spot_interruption(detail: EcsTaskDetail) -> tuple[bool, str]:
         return False, (
             f"task is already {detail.last_status}: its network interface is released and its "
             "address may belong to another task now"
+        )
+    if detail.last_status is not None and detail.last_status not in NOTICE_STATUSES:
+        return False, (
+            f"lastStatus {detail.last_status!r}: a later event of an interruption, whose notice "
+            "(lastStatus RUNNING) starts the drain"
         )
     return True, f"Spot interruption ({detail.stop_code or detail.stopped_reason})"
 

@@ -156,7 +156,7 @@ class DrainProgress(Model):
 class DrainState(Model):
     """DeregisterTargets' output and CheckDrain's input and output (the poll loop's state)."""
 
-    outcome: Literal["Registered"]
+    outcome: Literal["Registered", "Drained"]
     reason: str
     task: TaskInfo
     settings: PollSettings

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from spotdrain.aws import account_of, aws_errors, client
 from spotdrain.config import Config
-from spotdrain.errors import AwsResourceNotFound
+from spotdrain.errors import AwsResourceNotFound, InvalidConfiguration
 from spotdrain.models import (
     Interruption,
     ResolvedTargets,
@@ -120,6 +120,11 @@ def candidate_target_groups(request: Interruption, config: Config) -> list[str]:
 
 
 def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
+    if not config.has_sources:
+        raise InvalidConfiguration(
+            "no source of candidate target groups: set TargetGroupArns or LoadBalancerArns, "
+            "or UseServiceLoadBalancers=true"
+        )
     region = request.task.region
     candidates = candidate_target_groups(request, config)
     described = {group["TargetGroupArn"]: group for group in describe_target_groups(candidates, region)}
@@ -167,9 +172,11 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
     listed = ", ".join(request.task.addresses)
     outcome: Literal["Registered", "NotRegistered"]
     if targets:
+        draining = sum(1 for t in targets if t.state == "draining")
         outcome, reason = (
             "Registered",
-            f"{len(targets)} registration(s) of {listed} in {len(groups)} target group(s)",
+            f"{len(targets)} registration(s) of {listed} in {len(groups)} target group(s)"
+            + (f", {draining} already draining (deregistered by ECS or another tool)" if draining else ""),
         )
     elif not candidates:
         outcome, reason = (
