@@ -120,6 +120,31 @@ def test_console_script_is_installed_and_runs(tmp_path: Path) -> None:
         ({"world.yaml": "parameters: {NoSuchParameter: 1}"}, "NoSuchParameter"),
         ({"world.yaml": "parameters: {UseServiceLoadBalancers: perhaps}"}, "UseServiceLoadBalancers"),
         ({"world.yaml": "faults: [{operation: DeregisterTargets, error: Throttling}]"}, "faults.0.operation"),
+        ({"event.json": "[]"}, "EventBridge delivers an object"),
+        ({"event.json": "null"}, "EventBridge delivers an object"),
+        ({"world.yaml": "parameters: {PollIntervalSeconds: 0}"}, "PollIntervalSeconds=0 is outside 1..300"),
+        ({"world.yaml": "parameters: {CrossAccountRoleName: 'bad role/name'}"}, "CrossAccountRoleName"),
+        (
+            {"world.yaml": "faults: [{operation: 'elbv2:NoSuchOp', error: Throttling}]"},
+            "no operation 'NoSuchOp'",
+        ),
+        ({"world.yaml": "faults: [{operation: 'nosuch:Describe', error: Throttling}]"}, "unknown service"),
+        ({"world.yaml": "region: eu-west-1"}, "region"),
+        (
+            {"world.yaml": "targetGroups: [{name: w, targets: [{id: 10.0.0.1, drainRemainingSeconds: 3}]}]"},
+            "drainRemainingSeconds needs state: draining",
+        ),
+        (
+            {
+                "world.yaml": "loadBalancers: [{name: a, type: application}]\n"
+                "targetGroups: [{name: t, loadBalancer: a}]"
+            },
+            "cannot build this world",
+        ),
+        (
+            {"event.json": '{"source": "aws.ecs", "region": "xx-nowhere-1", "detail": {}}'},
+            "unknown AWS region 'xx-nowhere-1'",
+        ),
         ({"world.yaml": "targets: {"}, "not valid"),
     ],
 )
@@ -139,6 +164,38 @@ def test_bad_files_are_named_errors_not_tracebacks(
 def test_missing_file_is_a_named_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--event", str(tmp_path / "nope.json")]) == 2
     assert "cannot read event file" in capsys.readouterr().err
+
+
+def test_boolean_parameters_may_be_written_as_yaml_booleans(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = tmp_path / "w.yaml"
+    world.write_text("parameters: {UseServiceLoadBalancers: false, TargetGroupArns: []}", encoding="utf-8")
+    code, result = run_json(
+        capsys, "--world", str(world), "--event", str(EVENTS / "spot-interruption-with-eni.json")
+    )
+    assert code == 1
+    assert result["error"] == "InvalidConfiguration"  # no source of target groups left
+
+
+@pytest.mark.parametrize("name", ["bad name!", "x" * 81, ""])
+def test_execution_names_step_functions_would_refuse_are_refused(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["simulate", "--name", name])
+    assert "execution name" in capsys.readouterr().err
+
+
+def test_failure_summary_shows_the_error_message_not_the_lambda_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    world = Path(__file__).parent.parent / "examples" / "worlds" / "access-denied.yaml"
+    event = EVENTS / "spot-interruption-with-eni.json"
+    assert main(["simulate", "--time-scale", "0", "--world", str(world), "--event", str(event)]) == 1
+    out = capsys.readouterr().out
+    assert "  cause: elbv2:DeregisterTargets failed: AccessDenied: User is not authorized" in out
+    assert "stackTrace" not in out
 
 
 @pytest.mark.parametrize("scale", ["-1", "fast", "11"])

@@ -1,11 +1,11 @@
 """Where the simulator makes moto behave like AWS, and the clock it runs on.
 
-moto's ELBv2 differs from AWS in ways that decide whether a drain tool is right (see
-DESIGN.md): it has no ``draining`` state, keys targets by Id only, raises InvalidTarget when
-deregistering a target that is not registered, and removes a target registered on another port
-when asked without a port. ``ElbTargets`` replaces moto's target bookkeeping with AWS's:
-targets keyed by (Id, Port), ``draining`` for the target group's deregistration delay on the
-simulated clock, then ``unused``/``Target.NotRegistered``.
+moto's ELBv2 differs from AWS in ways that decide whether a drain tool is right (see the design
+notes, shared/DESIGN.md): it has no ``draining`` state, keys targets by Id only, raises
+InvalidTarget when deregistering a target that is not registered, and removes a target
+registered on another port when asked without a port. ``ElbTargets`` replaces moto's target
+bookkeeping with AWS's: targets keyed by (Id, Port), ``draining`` for the target group's
+deregistration delay on the simulated clock, then ``unused``/``Target.NotRegistered``.
 """
 
 from __future__ import annotations

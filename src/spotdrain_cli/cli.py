@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -21,6 +23,14 @@ def _time_scale(text: str) -> float:
     if value < 0 or value > 10:
         raise argparse.ArgumentTypeError("time scale must be between 0 and 10")
     return value
+
+
+def _execution_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", text):
+        raise argparse.ArgumentTypeError(
+            "1 to 80 letters, digits, '-' or '_' (a Step Functions execution name)"
+        )
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="real seconds per simulated second (default 0.1; 0 runs instantly, 1 is real time)",
     )
     simulate.add_argument("--json", action="store_true", help="print one JSON object instead of the timeline")
-    simulate.add_argument("--name", help="execution name (default: random)")
+    simulate.add_argument("--name", type=_execution_name, help="execution name (default: random)")
     simulate.add_argument(
         "--log-level",
         default="WARNING",
@@ -87,6 +97,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except (WorldError, TemplateError) as exc:
         print(f"spotdrain simulate: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except TimeoutError as exc:
+        print(f"spotdrain simulate: {exc}; try a smaller --time-scale", file=sys.stderr)
+        return EXIT_EXECUTION_FAILED
     if args.json:
         json.dump(result, sys.stdout, indent=2, default=str)
         print()
@@ -97,8 +110,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "simulate":
-        return cmd_simulate(args)
+    try:
+        if args.command == "simulate":
+            return cmd_simulate(args)
+    except BrokenPipeError:  # e.g. `spotdrain simulate | head`: the reader has gone, stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_EXECUTION_FAILED
     return EXIT_USAGE  # pragma: no cover - argparse enforces the choices
 
 

@@ -29,11 +29,13 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 from unittest import mock
 
@@ -152,6 +154,16 @@ def _json_response(data: dict[str, Any], url: str) -> AWSResponse:
     return AWSResponse(url, 200, headers, MockRawResponse(body))
 
 
+@cache
+def known_regions() -> frozenset[str]:
+    session = boto3.session.Session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("elbv2", partition_name=partition)
+    )
+
+
 @contextmanager
 def scoped_environment(values: dict[str, str]) -> Iterator[None]:
     """Set some environment variables for a handler call, then put back exactly those.
@@ -186,8 +198,10 @@ class Simulation:
     ) -> None:
         if time_scale < 0:
             raise ValueError("time scale must be >= 0")
+        if region not in known_regions():
+            raise WorldError(f"unknown AWS region {region!r} (the event's region)")
         self.world = world
-        self.region = world.region or region
+        self.region = region
         self.account = world.account or account
         self.clock = SimClock(start or datetime.now(UTC), time_scale)
         self.elb = ElbTargets(self.clock)
@@ -599,6 +613,7 @@ class Simulation:
         context = FakeLambdaContext(function_name=logical_id, invoked_function_arn=function_name)
         with self._handler_lock, scoped_environment(environment), self._handler_logging():
             try:
+                warnings.filterwarnings("ignore", message="No application metrics to publish")
                 handler: Callable[[Any, Any], Any] = getattr(importlib.import_module(module_name), attribute)
                 payload = json.loads(body) if body else {}
                 result = handler(payload, context)
@@ -662,7 +677,8 @@ class Simulation:
 
     def wait(self, execution_arn: str, on_tick: Callable[[], None] | None = None) -> dict[str, Any]:
         sfn = self.client("stepfunctions")
-        deadline = time.monotonic() + EXECUTION_TIMEOUT_REAL_SECONDS
+        limit = EXECUTION_TIMEOUT_REAL_SECONDS + 5000 * self.clock.scale  # the longest drain, scaled
+        deadline = time.monotonic() + limit
         while True:
             described = sfn.describe_execution(executionArn=execution_arn)
             if on_tick:
@@ -670,9 +686,7 @@ class Simulation:
             if described["status"] != "RUNNING":
                 break
             if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"execution {execution_arn} still running after {EXECUTION_TIMEOUT_REAL_SECONDS} s"
-                )
+                raise TimeoutError(f"execution {execution_arn} still running after {limit:.0f} real seconds")
             time.sleep(0.01)
         self.recording = False
         return dict(described)

@@ -25,12 +25,19 @@ class EventFileError(Exception):
 
 
 def load_event(path: Path) -> Any:
+    """The event file's JSON object. (Whether it is a valid interruption notice is for the
+    workflow to say: that is what is being simulated.)"""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        event = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise EventFileError(f"cannot read event file {path}: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
+        raise EventFileError(f"cannot read event file {path}: {exc.strerror or exc}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise EventFileError(f"event file {path} is not JSON: {exc}") from exc
+    if not isinstance(event, dict):
+        raise EventFileError(
+            f"event file {path} holds a JSON {type(event).__name__}: EventBridge delivers an object"
+        )
+    return event
 
 
 def _arn_field(value: Any, index: int) -> str | None:
@@ -173,7 +180,7 @@ def summarise(sim: Simulation, execution_arn: str, described: dict[str, Any]) ->
                 "id": d.id,
                 "port": d.port,
                 **({"availabilityZone": d.availability_zone} if d.availability_zone else {}),
-                "atSeconds": d.at,
+                "atSeconds": round(d.at, 3),
             }
             for d in sim.elb.deregistrations
         ],
@@ -221,6 +228,17 @@ def run(
         return summarise(sim, arn, described)
 
 
+def readable_cause(cause: str) -> str:
+    """A Lambda error's message, without the JSON and stack trace around it."""
+    try:
+        payload = json.loads(cause)
+    except json.JSONDecodeError:
+        return cause[:400]
+    if isinstance(payload, dict) and payload.get("errorMessage"):
+        return str(payload["errorMessage"])[:400]
+    return cause[:400]
+
+
 def render_summary(result: dict[str, Any], out: TextIO | None = None) -> None:
     out = out or sys.stdout
     polls = result["states"].count("CheckDrain")
@@ -234,13 +252,13 @@ def render_summary(result: dict[str, Any], out: TextIO | None = None) -> None:
         file=out,
     )
     if result["cause"]:
-        print(f"  cause: {result['cause'][:400]}", file=out)
+        print(f"  cause: {readable_cause(result['cause'])}", file=out)
     if isinstance(result["output"], dict) and result["output"].get("reason"):
         print(f"  reason: {result['output']['reason']}", file=out)
     for item in result["deregistered"]:
         group_name = item["targetGroup"] or item["targetGroupArn"]
         print(
-            f"  deregistered {item['id']}:{item['port']} from {group_name} at t+{item['atSeconds']:g}s",
+            f"  deregistered {item['id']}:{item['port']} from {group_name} at t+{item['atSeconds']:.1f}s",
             file=out,
         )
     for group in result["targets_after"]:

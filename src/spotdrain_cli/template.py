@@ -139,17 +139,35 @@ def parameter_values(template: dict[str, Any], overrides: dict[str, Any]) -> dic
     values: dict[str, Any] = {}
     for name, spec in declared.items():
         raw = overrides.get(name, spec.get("Default", ""))
+        if isinstance(raw, bool):  # YAML true/false: CloudFormation parameters are strings
+            raw = "true" if raw else "false"
         if spec.get("Type") == "CommaDelimitedList":
             if isinstance(raw, list):
                 values[name] = [str(item) for item in raw]
             else:
                 values[name] = [item.strip() for item in str(raw).split(",")] if str(raw) else [""]
         else:
-            values[name] = str(raw)
-            allowed = spec.get("AllowedValues")
-            if allowed and values[name] not in [str(a) for a in allowed]:
-                raise TemplateError(f"parameter {name}={values[name]!r} is not one of {allowed}")
+            values[name] = _checked(name, spec, str(raw))
     return values
+
+
+def _checked(name: str, spec: dict[str, Any], value: str) -> str:
+    """Refuse a value CloudFormation would refuse: AllowedValues, AllowedPattern, Min/MaxValue."""
+    allowed = spec.get("AllowedValues")
+    if allowed and value not in [str(a) for a in allowed]:
+        raise TemplateError(f"parameter {name}={value!r} is not one of {allowed}")
+    pattern = spec.get("AllowedPattern")
+    if pattern and not re.fullmatch(pattern, value):
+        raise TemplateError(f"parameter {name}={value!r} does not match {pattern}")
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise TemplateError(f"parameter {name}={value!r} is not a number") from None
+        low, high = spec.get("MinValue"), spec.get("MaxValue")
+        if (low is not None and number < float(low)) or (high is not None and number > float(high)):
+            raise TemplateError(f"parameter {name}={value} is outside {low}..{high}")
+    return value
 
 
 def stack_model(

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+import botocore.session
 import yaml
+from botocore.exceptions import UnknownServiceError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 TARGET_STATES = ("healthy", "unhealthy", "initial", "unavailable", "draining")
+
+
+@cache
+def _botocore() -> botocore.session.Session:
+    return botocore.session.get_session()
 
 
 class WorldError(Exception):
@@ -75,6 +83,20 @@ class WorldFault(_Strict):
             raise ValueError("calls are counted from 1")
         return value
 
+    @field_validator("operation")
+    @classmethod
+    def _known_operation(cls, value: str) -> str:
+        service, operation = value.split(":", 1)
+        try:
+            names = _botocore().get_service_model(service).operation_names
+        except UnknownServiceError:
+            raise ValueError(
+                f"unknown service {service!r} (use boto3 client names: elbv2, ecs, sns, sts)"
+            ) from None
+        if operation not in names:
+            raise ValueError(f"{service} has no operation {operation!r}")
+        return value
+
     def applies(self, call_number: int) -> bool:
         if self.calls is not None:
             return call_number in self.calls
@@ -85,7 +107,6 @@ class WorldFault(_Strict):
 
 class World(_Strict):
     description: str | None = None
-    region: str | None = None
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
     parameters: dict[str, Any] = Field(default_factory=dict)
     load_balancers: list[WorldLoadBalancer] = Field(default_factory=list, alias="loadBalancers")
@@ -94,6 +115,12 @@ class World(_Strict):
     faults: list[WorldFault] = Field(default_factory=list)
 
     def check(self) -> None:
+        for group in self.target_groups:
+            for target in group.targets:
+                if target.drain_remaining_seconds is not None and target.state != "draining":
+                    raise WorldError(
+                        f"target {target.id} in {group.name!r}: drainRemainingSeconds needs state: draining"
+                    )
         balancers = {lb.name: lb for lb in self.load_balancers}
         for group in self.target_groups:
             if group.load_balancer and group.load_balancer not in balancers:
