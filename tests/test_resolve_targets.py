@@ -236,3 +236,55 @@ def test_other_account_without_a_role_is_a_configuration_error(monkeypatch: pyte
     with pytest.raises(InvalidConfiguration, match="444455556666"):
         client("elbv2", REGION, "444455556666")
     assert client("elbv2", REGION, "111122223333") is client("elbv2", REGION)
+
+
+def tg_arn(i: int) -> str:
+    return f"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg-{i}/{i:016x}"
+
+
+def tg_answer(*indices: int) -> list[dict[str, Any]]:
+    return [{"TargetGroupArn": tg_arn(i), "TargetType": "instance", "Port": 80} for i in indices]
+
+
+def test_explicit_groups_are_described_in_batches() -> None:
+    arns = [tg_arn(i) for i in range(25)]
+    with Stubber(client("elbv2", REGION)) as stub:
+        stub.add_response(
+            "describe_target_groups", {"TargetGroups": tg_answer(*range(20))}, {"TargetGroupArns": arns[:20]}
+        )
+        stub.add_response(
+            "describe_target_groups",
+            {"TargetGroups": tg_answer(*range(20, 25))},
+            {"TargetGroupArns": arns[20:]},
+        )
+        result = resolve_targets(
+            interruption(service=None),
+            Config(target_group_arns=tuple(arns), use_service_load_balancers=False),
+        )
+        stub.assert_no_pending_responses()
+    assert len(result.skipped) == 25
+
+
+def test_load_balancer_groups_follow_every_page() -> None:
+    lb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/front/0123456789abcdef"
+    with Stubber(client("elbv2", REGION)) as stub:
+        stub.add_response(
+            "describe_target_groups",
+            {"TargetGroups": tg_answer(1), "NextMarker": "page-2"},
+            {"LoadBalancerArn": lb},
+        )
+        stub.add_response(
+            "describe_target_groups",
+            {"TargetGroups": tg_answer(2)},
+            {"LoadBalancerArn": lb, "Marker": "page-2"},
+        )
+        stub.add_response(
+            "describe_target_groups",
+            {"TargetGroups": tg_answer(1, 2)},
+            {"TargetGroupArns": [tg_arn(1), tg_arn(2)]},
+        )
+        result = resolve_targets(
+            interruption(service=None), Config(load_balancer_arns=(lb,), use_service_load_balancers=False)
+        )
+        stub.assert_no_pending_responses()
+    assert [s.arn for s in result.skipped] == [tg_arn(1), tg_arn(2)]

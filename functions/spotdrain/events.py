@@ -64,8 +64,8 @@ class Container(_Lenient):
 class EcsTaskDetail(_Lenient):
     """The ``detail`` of an "ECS Task State Change" event (also DescribeTasks' task shape)."""
 
-    task_arn: str = Field(alias="taskArn", min_length=1)
-    cluster_arn: str = Field(alias="clusterArn", min_length=1)
+    task_arn: str = Field(alias="taskArn", min_length=1, max_length=2048)
+    cluster_arn: str = Field(alias="clusterArn", min_length=1, max_length=2048)
     desired_status: str | None = Field(default=None, alias="desiredStatus")
     last_status: str | None = Field(default=None, alias="lastStatus")
     stop_code: str | None = Field(default=None, alias="stopCode")
@@ -102,6 +102,13 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
 
 
+def short(text: str | None, limit: int = 120) -> str | None:
+    """An event's text as quoted back in outputs: bounded, so outputs stay far below 256 KB."""
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
+
+
 def arn_part(arn: str, index: int) -> str | None:
     """Field ``index`` of an ARN (3 = region, 4 = account), or None if it is not an ARN."""
     parts = arn.split(":", 5)
@@ -116,9 +123,12 @@ def is_spot_interruption(detail: EcsTaskDetail) -> tuple[bool, str]:
         return False, f"desiredStatus is {detail.desired_status!r}, not 'STOPPED'"
     if detail.stop_code is not None:
         if detail.stop_code not in INTERRUPTION_STOP_CODES:
-            return False, f"stopCode {detail.stop_code!r} is not a Spot interruption"
+            return False, f"stopCode {short(detail.stop_code)!r} is not a Spot interruption"
     elif not (detail.stopped_reason or "").startswith(INTERRUPTION_REASON_PREFIX):
-        return False, f"no stopCode and stoppedReason {detail.stopped_reason!r} is not a Spot interruption"
+        return (
+            False,
+            f"no stopCode and stoppedReason {short(detail.stopped_reason)!r} is not a Spot interruption",
+        )
     if detail.last_status in TOO_LATE_STATUSES:
         return False, (
             f"task is already {detail.last_status}: its network interface is released and its "
@@ -129,7 +139,7 @@ def is_spot_interruption(detail: EcsTaskDetail) -> tuple[bool, str]:
             f"lastStatus {detail.last_status!r}: a later event of an interruption, whose notice "
             "(lastStatus RUNNING) starts the drain"
         )
-    return True, f"Spot interruption ({detail.stop_code or detail.stopped_reason})"
+    return True, f"Spot interruption ({short(detail.stop_code or detail.stopped_reason)})"
 
 
 def eni_addresses(detail: EcsTaskDetail) -> tuple[str | None, list[str], list[str]]:
@@ -190,7 +200,8 @@ def parse_interruption(request: ParseEventInput) -> ParsedEvent:
 
     if event.source != ECS_SOURCE or event.detail_type != TASK_STATE_CHANGE:
         return ignored(
-            f"not an ECS task state change (source {event.source!r}, detail-type {event.detail_type!r})"
+            f"not an ECS task state change (source {short(event.source)!r}, "
+            f"detail-type {short(event.detail_type)!r})"
         )
     try:
         detail = parse(event=event.detail, model=EcsTaskDetail)
@@ -271,7 +282,7 @@ def parse_interruption(request: ParseEventInput) -> ParsedEvent:
         event_time=event_time,
         detail_version=detail.version,
         stop_code=detail.stop_code,
-        stopped_reason=detail.stopped_reason,
+        stopped_reason=short(detail.stopped_reason, 256) if detail.stopped_reason else None,
         last_status=detail.last_status,
         network_source=source,
     )

@@ -23,7 +23,7 @@ from spotdrain.models import (
     TargetGroupInfo,
 )
 
-DESCRIBE_TARGET_GROUPS_BATCH = 20  # TargetGroupArns per DescribeTargetGroups call
+DESCRIBE_TARGET_GROUPS_BATCH = 20  # ARNs per DescribeTargetGroups call: the API names no maximum; stay modest
 DEFAULT_DEREGISTRATION_DELAY = 300
 GONE_STATES = frozenset({"unused"})
 
