@@ -205,3 +205,24 @@ def test_bad_time_scale_is_refused_by_argparse(scale: str, capsys: pytest.Captur
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "time scale" in err or "not a number" in err
+
+
+def test_multi_group_multi_port_world_drains_every_pair(capsys: pytest.CaptureFixture[str]) -> None:
+    world = Path(__file__).parent.parent / "examples" / "worlds" / "two-groups-two-ports.yaml"
+    code, result = run_json(
+        capsys, "--world", str(world), "--event", str(EVENTS / "spot-interruption-with-eni.json")
+    )
+    assert code == 0
+    pairs = {(d["targetGroup"], d["id"], d["port"]) for d in result["deregistered"]}
+    assert pairs == {
+        ("web-8080", "10.0.1.25", 8080),
+        ("web-8080", "10.0.1.25", 8443),
+        ("admin-9090", "10.0.1.25", 9090),
+    }
+    after = {
+        (g["targetGroup"], t["id"], t["port"]): t["state"]
+        for g in result["targets_after"]
+        for t in g["targets"]
+    }
+    assert all(after[pair] == "unused" for pair in pairs)
+    assert after[("web-8080", "10.0.2.17", 8080)] == "healthy"

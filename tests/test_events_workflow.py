@@ -57,3 +57,18 @@ def test_huge_events_give_small_outputs(run_workflow: Runner) -> None:
     assert result["outcome"] == "Drained"
     assert len(json.dumps(result["output"])) < 8_000
     assert "characters)" in result["output"]["task"]["stoppedReason"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("source", "aws.ec2"), ("detail-type", "ECS Container Instance State Change")],
+)
+def test_other_sources_and_detail_types_are_ignored_with_the_reason(
+    run_workflow: Runner, field: str, value: str
+) -> None:
+    event = load_event("spot-interruption-with-eni.json")
+    event[field] = value
+    result = run_workflow(event)
+    assert (result["status"], result["outcome"]) == ("SUCCEEDED", "Ignored")
+    assert value in result["output"]["reason"]
+    assert result["api_calls"] == {}
