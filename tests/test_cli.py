@@ -198,7 +198,7 @@ def test_failure_summary_shows_the_error_message_not_the_lambda_json(
     assert "stackTrace" not in out
 
 
-@pytest.mark.parametrize("scale", ["-1", "fast", "11"])
+@pytest.mark.parametrize("scale", ["-1", "fast", "11", "nan", "inf"])
 def test_bad_time_scale_is_refused_by_argparse(scale: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["simulate", "--time-scale", scale])

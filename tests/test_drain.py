@@ -68,7 +68,7 @@ def resolved(targets: list[Target], delay: int = 30, settings: PollSettings = SE
 
 APP = Target(target_group_arn=TG, id="10.0.1.25", port=8080, state="healthy")
 ADMIN = Target(target_group_arn=TG, id="10.0.1.25", port=9090, state="healthy")
-OUTSIDE = Target(target_group_arn=TG2, id="192.168.7.7", port=443, availability_zone="all", state="healthy")
+OUTSIDE = Target(target_group_arn=TG2, id="10.0.1.25", port=443, availability_zone="all", state="healthy")
 
 
 @pytest.fixture
@@ -125,14 +125,14 @@ def test_deregister_sends_id_port_and_zone_per_target_group(elbv2: Stubber) -> N
     elbv2.add_response(
         "deregister_targets",
         {},
-        {"TargetGroupArn": TG2, "Targets": [{"Id": "192.168.7.7", "Port": 443, "AvailabilityZone": "all"}]},
+        {"TargetGroupArn": TG2, "Targets": [{"Id": "10.0.1.25", "Port": 443, "AvailabilityZone": "all"}]},
     )
     with at(2):
         state = deregister_targets(resolved([APP, ADMIN, OUTSIDE]))
     assert [(t.id, t.port) for t in state.deregistered] == [
         ("10.0.1.25", 8080),
         ("10.0.1.25", 9090),
-        ("192.168.7.7", 443),
+        ("10.0.1.25", 443),
     ]
     assert state.drain.status == "draining"
     assert state.drain.next_wait_seconds == 5
@@ -312,3 +312,35 @@ def test_drained_state_says_so_in_its_outcome(elbv2: Stubber) -> None:
         result = check_drain(state)
     assert result.outcome == "Drained"
     assert result.reason == "test; all drained 30 s after deregistration, 90 s before the deadline"
+
+
+def test_unhealthy_draining_is_draining(elbv2: Stubber) -> None:
+    """Regression: the documented state unhealthy.draining was reported as still in service."""
+    state = draining_state([APP])
+    elbv2.add_response("describe_target_health", health(("10.0.1.25", 8080, "unhealthy.draining", None)))
+    with at(5):
+        result = check_drain(state)
+    assert result.drain.status == "draining"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"id": "10.0.2.17"}, "not addresses of task"),  # regression: a made-up input deregistered it
+        ({"port": 0}, "greater than or equal to 1"),
+    ],
+)
+def test_deregister_refuses_targets_that_are_not_the_tasks(
+    lambda_context: Any, change: dict[str, Any], message: str
+) -> None:
+    payload = resolved([APP]).dump()
+    payload["targets"][0].update(change)
+    with pytest.raises(InvalidEvent, match=message):
+        deregister_targets_handler.handler(payload, lambda_context)
+
+
+def test_naive_times_in_the_loop_state_are_refused(lambda_context: Any) -> None:
+    payload = draining_state([APP]).dump()
+    payload["drain"]["deadline"] = "2026-11-20T03:02:00"
+    with pytest.raises(InvalidEvent, match="timezone"):
+        check_drain_handler.handler(payload, lambda_context)

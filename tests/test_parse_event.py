@@ -7,10 +7,12 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
 
 import pytest
 from botocore.stub import Stubber
 
+import spotdrain.clock
 from spotdrain import parse_event
 from spotdrain.aws import client
 from spotdrain.errors import AccountOrRegionNotAllowed, AwsThrottled, InvalidEvent
@@ -24,6 +26,15 @@ DOCS_CLUSTER = "arn:aws:ecs:us-east-1:111122223333:cluster/default"
 
 def request(event: Any) -> ParseEventInput:
     return ParseEventInput(event=event, execution="arn:aws:states:us-east-1:111122223333:execution:m:e")
+
+
+NOTICE_TIME = datetime(2026, 11, 20, 3, 12, 50, tzinfo=UTC)  # 5 s after the with-eni notice
+
+
+@pytest.fixture(autouse=True)
+def clock_at_the_notice() -> Iterator[None]:
+    with mock.patch.object(spotdrain.clock, "now", return_value=NOTICE_TIME):
+        yield
 
 
 @pytest.fixture
@@ -270,3 +281,90 @@ def test_later_events_of_an_interruption_do_not_start_a_second_drain(status: str
     result = parse_interruption(request(event))
     assert result.outcome == "Ignored"
     assert status in result.reason
+
+
+def with_eni(**changes: Any) -> dict[str, Any]:
+    event = copy.deepcopy(load_event("spot-interruption-with-eni.json"))
+    for key, value in changes.items():
+        event["detail"][key] = value
+    return event
+
+
+NEIGHBOUR = {"name": "privateIPv4Address", "value": "10.0.2.17"}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        # Regressions: each of these made spotdrain deregister the healthy neighbour 10.0.2.17.
+        (
+            lambda e: e["detail"]["attachments"].insert(0, copy.deepcopy(e["detail"]["attachments"][0])),
+            "2 ENI attachments",
+        ),
+        (lambda e: e["detail"]["attachments"][0]["details"].append(NEIGHBOUR), "2 different IPv4 addresses"),
+        (
+            lambda e: (
+                e["detail"].update(attachments=[]),
+                e["detail"]["containers"].append(
+                    {"name": "sidecar", "networkInterfaces": [{"privateIpv4Address": "10.0.2.17"}]}
+                ),
+            ),
+            "2 different IPv4 addresses",
+        ),
+        (
+            lambda e: e["detail"]["attachments"][0]["details"].append(
+                {"name": "ipv6Address", "value": "10.0.0.1"}
+            ),
+            "not an IPv6",
+        ),
+        (
+            lambda e: e["detail"]["attachments"][0]["details"][4].update(value="not-an-ip"),
+            "not an IP address",
+        ),
+        (lambda e: e.update(region="us-west-2"), "the task ARN says us-east-1"),
+        (lambda e: e.update(region="US-EAST-1"), "not AWS ones"),
+        (lambda e: e.update(time="9999-12-31T23:59:00Z"), "in the future"),
+    ],
+)
+def test_ambiguous_or_contradictory_events_are_refused(mutate: Any, message: str) -> None:
+    event = with_eni()
+    mutate(event)
+    with pytest.raises(InvalidEvent, match=message):
+        parse_interruption(request(event))
+
+
+def test_same_address_spelled_twice_is_not_ambiguous() -> None:
+    event = with_eni()
+    event["detail"]["attachments"][0]["details"].append({"name": "privateIPv4Address", "value": "10.0.1.25"})
+    task = parse_interruption(request(event)).task
+    assert task is not None
+    assert task.ipv4 == ["10.0.1.25"]
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        # Regression: a day-old notice (a DLQ or archive replay) deregistered whoever held the IP.
+        ({"time": "2026-11-19T03:12:45Z"}, "stale notice: 86405 s old"),
+        ({"time": 0}, "stale notice"),
+    ],
+)
+def test_stale_notices_are_not_acted_on(event: dict[str, Any], message: str) -> None:
+    stale = with_eni()
+    stale.update(event)
+    result = parse_interruption(request(stale))
+    assert result.outcome == "Ignored"
+    assert message in result.reason
+
+
+def test_released_eni_is_not_acted_on() -> None:
+    event = with_eni()
+    event["detail"]["attachments"][0]["status"] = "DELETED"
+    result = parse_interruption(request(event))
+    assert result.outcome == "Ignored"
+    assert "ENI" in result.reason
+
+
+def test_lowercase_status_is_still_recognised() -> None:
+    result = parse_interruption(request(with_eni(lastStatus="stopped")))
+    assert (result.outcome, "already STOPPED" in result.reason) == ("Ignored", True)

@@ -178,12 +178,28 @@ def test_standalone_task_with_only_service_source_is_not_registered(elb: Elb) ->
     assert "no candidate target groups" in result.reason
 
 
-def test_configured_target_group_that_does_not_exist_is_a_named_permanent_error(elb: Elb) -> None:
+def test_a_missing_configured_group_is_skipped_and_the_others_still_count(elb: Elb) -> None:
+    """Regression: one stale ARN in TargetGroupArns made the whole DescribeTargetGroups batch
+    fail, and nothing was drained at all."""
     missing = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gone/0123456789abcdef"
-    with pytest.raises(AwsResourceNotFound):
-        resolve_targets(
-            interruption(service=None), Config(target_group_arns=(missing,), use_service_load_balancers=False)
-        )
+    real = elb.group("web", [("10.0.1.25", 8080)])
+    result = resolve_targets(
+        interruption(service=None),
+        Config(target_group_arns=(missing, real), use_service_load_balancers=False),
+    )
+    assert [t.target_group_arn for t in result.targets] == [real]
+    assert [(s.arn, s.reason) for s in result.skipped] == [
+        (missing, "target group not found (check the configuration)")
+    ]
+    assert "1 candidate(s) skipped" in result.reason
+
+
+def test_service_ecs_does_not_know_is_a_named_error(ecs_stub: Stubber) -> None:
+    ecs_stub.add_response(
+        "describe_services", {"services": [], "failures": [{"arn": "web", "reason": "MISSING"}]}
+    )
+    with pytest.raises(AwsResourceNotFound, match=r"service 'web'.*MISSING"):
+        resolve_targets(interruption(), Config())
 
 
 def test_config_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

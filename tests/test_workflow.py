@@ -178,3 +178,11 @@ def test_by_default_only_the_stacks_own_account_and_region_are_allowed(run_workf
     """The simulated stack lives in the event's account and region, so the default allows it."""
     result = run_workflow("spot-interruption-with-eni.json")
     assert result["outcome"] == "Drained"
+
+
+def test_odd_faults_keep_their_names_and_the_notice_is_retried(run_workflow: Runner) -> None:
+    result = run_workflow("spot-interruption-with-eni.json", "odd-faults.yaml")
+    assert (result["status"], result["error"]) == ("FAILED", "AwsRequestFailed")
+    assert "Weird<Code>&: a < b & c" in result["cause"]
+    assert result["api_calls"]["sns:Publish"] == 2  # throttled once, retried
+    assert len(result["notifications"]) == 1

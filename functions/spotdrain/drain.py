@@ -21,6 +21,13 @@ from spotdrain.models import DrainProgress, DrainState, PollSettings, Registered
 
 DEREGISTER_BATCH = 500
 DRAINING = "draining"
+
+
+def is_draining(state: str | None) -> bool:
+    """``draining``, and combined states such as ``unhealthy.draining`` (documented by ELBv2)."""
+    return bool(state) and DRAINING in str(state).split(".")
+
+
 GONE_REASON = "Target.NotRegistered"
 INVALID_TARGET = frozenset({"InvalidTarget"})
 
@@ -70,7 +77,7 @@ def deregister_targets(request: RegisteredTargets) -> DrainState:
     sent: list[Target] = []
     for group_arn, group_targets in _by_group(request.targets).items():
         elbv2 = client("elbv2", region, account_of(group_arn))
-        pending = [target for target in group_targets if target.state != DRAINING]
+        pending = [target for target in group_targets if not is_draining(target.state)]
         for start in range(0, len(pending), DEREGISTER_BATCH):
             batch = pending[start : start + DEREGISTER_BATCH]
             # AWS answers success for a target that is not registered; InvalidTarget means it
@@ -153,7 +160,7 @@ def check_drain(request: DrainState) -> DrainState:
     ineffective = [
         (t, state, reason)
         for t, state, reason in states
-        if state != DRAINING
+        if not is_draining(state)
         and not (state == "unused" and reason in {GONE_REASON, "absent", "InvalidTarget"})
     ]
     if ineffective:
@@ -164,7 +171,7 @@ def check_drain(request: DrainState) -> DrainState:
         raise DeregistrationIneffective(
             f"deregistration did not take effect, target(s) still in service: {listing}"
         )
-    still = [t for t, state, _ in states if state == DRAINING]
+    still = [t for t, state, _ in states if is_draining(state)]
     attempts = progress.attempts + 1
     if not still:
         done = progress.model_copy(

@@ -5,7 +5,8 @@ Plain functions; the handler in ``parse_event.py`` only adapts them to Lambda.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import ipaddress
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser import parse
@@ -13,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spotdrain import clock
 from spotdrain.aws import aws_errors, client
-from spotdrain.config import load_config
+from spotdrain.config import ACCOUNT_ID as ACCOUNT
+from spotdrain.config import REGION, load_config
 from spotdrain.errors import AccountOrRegionNotAllowed, InvalidEvent
 from spotdrain.models import ParsedEvent, ParseEventInput, PollSettings, TaskInfo
 
@@ -29,6 +31,7 @@ TOO_LATE_STATUSES = frozenset({"DEPROVISIONING", "STOPPED", "DELETED"})
 # one interruption starts one drain. (A task whose lastStatus is missing is looked at as usual.)
 NOTICE_STATUSES = frozenset({"RUNNING"})
 ENI_ATTACHMENT_TYPES = frozenset({"eni", "ElasticNetworkInterface"})
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between ECS and Lambda
 IPV6_DETAIL_NAMES = frozenset({"ipv6Address", "privateIPv6Address"})
 
 
@@ -117,6 +120,26 @@ def arn_part(arn: str, index: int) -> str | None:
     return None
 
 
+def place(event: EcsTaskStateChangeEvent, detail: EcsTaskDetail) -> tuple[str, str]:
+    """The task's region and account: from the event, else its ARNs; they must agree."""
+    arn_region = arn_part(detail.task_arn, 3) or arn_part(detail.cluster_arn, 3)
+    arn_account = arn_part(detail.task_arn, 4) or arn_part(detail.cluster_arn, 4)
+    region = event.region or arn_region
+    account = event.account or arn_account
+    if not region or not account:
+        raise InvalidEvent(
+            "cannot tell the task's region and account: the event has no 'region'/'account' "
+            f"and taskArn {short(detail.task_arn, 80)!r} is not an ARN"
+        )
+    if not REGION.match(region) or not ACCOUNT.match(account):
+        raise InvalidEvent(f"region {short(region, 40)!r} / account {short(account, 40)!r} are not AWS ones")
+    if (arn_region and arn_region != region) or (arn_account and arn_account != account):
+        raise InvalidEvent(
+            f"the event says {region}/{account} but the task ARN says {arn_region}/{arn_account}"
+        )
+    return region, account
+
+
 def is_spot_interruption(detail: EcsTaskDetail) -> tuple[bool, str]:
     """Decide from the event alone; the reason says why not, for the ``Ignored`` outcome."""
     if detail.desired_status != "STOPPED":
@@ -129,45 +152,79 @@ def is_spot_interruption(detail: EcsTaskDetail) -> tuple[bool, str]:
             False,
             f"no stopCode and stoppedReason {short(detail.stopped_reason)!r} is not a Spot interruption",
         )
-    if detail.last_status in TOO_LATE_STATUSES:
+    status = (detail.last_status or "").upper() or None
+    if status in TOO_LATE_STATUSES:
         return False, (
-            f"task is already {detail.last_status}: its network interface is released and its "
+            f"task is already {status}: its network interface is released and its "
             "address may belong to another task now"
         )
-    if detail.last_status is not None and detail.last_status not in NOTICE_STATUSES:
+    if status is not None and status not in NOTICE_STATUSES:
         return False, (
-            f"lastStatus {detail.last_status!r}: a later event of an interruption, whose notice "
+            f"lastStatus {short(detail.last_status, 40)!r}: a later event of an interruption, whose notice "
             "(lastStatus RUNNING) starts the drain"
         )
     return True, f"Spot interruption ({short(detail.stop_code or detail.stopped_reason)})"
 
 
+def _one_address(found: list[str], family: int, where: str) -> list[str]:
+    """The task's single address of a family, validated; several different ones are ambiguous."""
+    distinct: dict[str, str] = {}
+    for raw in found:
+        try:
+            parsed = ipaddress.ip_address(raw)
+        except ValueError:
+            raise InvalidEvent(f"{where}: {short(raw, 60)!r} is not an IP address") from None
+        if parsed.version != family:
+            raise InvalidEvent(f"{where}: {short(raw, 60)!r} is not an IPv{family} address")
+        distinct.setdefault(str(parsed), raw)
+    if len(distinct) > 1:
+        raise InvalidEvent(
+            f"{where}: {len(distinct)} different IPv{family} addresses ({', '.join(list(distinct)[:4])}); "
+            "an awsvpc task has one, so spotdrain will not guess which is the task's"
+        )
+    return list(distinct.values())
+
+
 def eni_addresses(detail: EcsTaskDetail) -> tuple[str | None, list[str], list[str]]:
-    """(ENI id, IPv4s, IPv6s) from the ENI attachment found by type; containers as fallback."""
+    """(ENI id, IPv4s, IPv6s) of the task's ENI attachment, found by type.
+
+    An awsvpc task has exactly one ENI with one private IPv4 address (and at most one IPv6).
+    Anything else in an event is ambiguous and refused: acting on a guessed address could
+    deregister a healthy neighbour. Containers' own ``networkInterfaces`` are a fallback only.
+    """
+    enis = [a for a in detail.attachments if a.type in ENI_ATTACHMENT_TYPES]
+    if len(enis) > 1:
+        raise InvalidEvent(f"{len(enis)} ENI attachments; an awsvpc task has one")
     eni_id: str | None = None
     ipv4: list[str] = []
     ipv6: list[str] = []
-    for attachment in detail.attachments:
-        if attachment.type not in ENI_ATTACHMENT_TYPES:
+    for item in enis[0].details if enis else []:
+        if not item.value:
             continue
-        for item in attachment.details:
-            if not item.value:
-                continue
-            if item.name == "networkInterfaceId":
-                eni_id = item.value
-            elif item.name == "privateIPv4Address" and item.value not in ipv4:
-                ipv4.append(item.value)
-            elif item.name in IPV6_DETAIL_NAMES and item.value not in ipv6:
-                ipv6.append(item.value)
-        break
+        if item.name == "networkInterfaceId":
+            eni_id = item.value
+        elif item.name == "privateIPv4Address":
+            ipv4.append(item.value)
+        elif item.name in IPV6_DETAIL_NAMES:
+            ipv6.append(item.value)
+    where = "ENI attachment"
     if not ipv4 and not ipv6:
+        where = "containers' networkInterfaces"
         for container in detail.containers:
             for nic in container.network_interfaces:
-                if nic.private_ipv4_address and nic.private_ipv4_address not in ipv4:
+                if nic.private_ipv4_address:
                     ipv4.append(nic.private_ipv4_address)
-                if nic.ipv6_address and nic.ipv6_address not in ipv6:
+                if nic.ipv6_address:
                     ipv6.append(nic.ipv6_address)
-    return eni_id, ipv4, ipv6
+    return eni_id, _one_address(ipv4, 4, where), _one_address(ipv6, 6, where)
+
+
+def eni_released(detail: EcsTaskDetail) -> bool:
+    """The ENI attachment says the interface is gone: its address may be someone else's."""
+    return any(
+        a.type in ENI_ATTACHMENT_TYPES and (a.status or "").upper() in {"DELETED", "DETACHED"}
+        for a in detail.attachments
+    )
 
 
 def describe_task(cluster_arn: str, task_arn: str, region: str) -> dict[str, Any] | None:
@@ -187,21 +244,91 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return value
 
 
+class NotActionable(Exception):
+    """Ends ParseEvent with an explicit, successful outcome (Ignored, TaskNotFound) and why."""
+
+    def __init__(self, outcome: Literal["Ignored", "TaskNotFound"], reason: str) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+
+
+def notice_time(event: EcsTaskStateChangeEvent, detail: EcsTaskDetail, settings: PollSettings) -> datetime:
+    """When the notice was sent; a notice from the future is malformed, one past the deadline stale."""
+    now = clock.now()
+    event_time = _as_utc(event.time or detail.stopping_at or detail.updated_at) or now
+    if event_time > now + FUTURE_TOLERANCE:
+        raise InvalidEvent(f"event time {event_time.isoformat()} is in the future (now {now.isoformat()})")
+    age = (now - event_time).total_seconds()
+    if age > settings.drain_deadline_seconds:
+        raise NotActionable(
+            "Ignored",
+            f"stale notice: {age:.0f} s old, past the {settings.drain_deadline_seconds} s drain deadline; "
+            "the task has been stopped and its address may belong to another task now",
+        )
+    return event_time
+
+
+def complete_from_ecs(
+    detail: EcsTaskDetail, region: str
+) -> tuple[EcsTaskDetail, str | None, list[str], list[str]]:
+    """The task as DescribeTasks knows it, for an event without network details."""
+    described = describe_task(detail.cluster_arn, detail.task_arn, region)
+    if described is None:
+        raise NotActionable(
+            "TaskNotFound",
+            f"the event carries no network details and ECS no longer knows task {detail.task_arn} "
+            "(DescribeTasks: MISSING)",
+        )
+    try:
+        full = parse(event=described, model=EcsTaskDetail)
+    except ValidationError as exc:
+        raise InvalidEvent(f"unexpected DescribeTasks answer: {describe_validation_error(exc)}") from exc
+    if (full.last_status or "").upper() in TOO_LATE_STATUSES or eni_released(full):
+        raise NotActionable(
+            "Ignored",
+            f"task is already {full.last_status} (DescribeTasks): its address may belong to another task now",
+        )
+    eni_id, ipv4, ipv6 = eni_addresses(full)
+    if not ipv4 and not ipv6:
+        raise NotActionable(
+            "Ignored",
+            "task has no awsvpc network interface (bridge or host networking on EC2): its targets are "
+            "registered by instance id and host port, which spotdrain does not deregister",
+        )
+    merged = detail.model_copy(
+        update={
+            "group": detail.group or full.group,
+            "availability_zone": detail.availability_zone or full.availability_zone,
+            "last_status": full.last_status or detail.last_status,
+        }
+    )
+    return merged, eni_id, ipv4, ipv6
+
+
 def parse_interruption(request: ParseEventInput) -> ParsedEvent:
     """The whole ParseEvent step: validate, decide, extract, fall back to DescribeTasks."""
-    settings: PollSettings = request.settings
+    try:
+        return _parse(request)
+    except NotActionable as ending:
+        return ParsedEvent(
+            outcome=ending.outcome,
+            reason=ending.reason,
+            settings=request.settings,
+            execution=request.execution,
+        )
+
+
+def _parse(request: ParseEventInput) -> ParsedEvent:
     try:
         event = parse(event=request.event, model=EcsTaskStateChangeEvent)
     except ValidationError as exc:
         raise InvalidEvent(f"not an EventBridge event: {describe_validation_error(exc)}") from exc
-
-    def ignored(reason: str) -> ParsedEvent:
-        return ParsedEvent(outcome="Ignored", reason=reason, settings=settings, execution=request.execution)
-
     if event.source != ECS_SOURCE or event.detail_type != TASK_STATE_CHANGE:
-        return ignored(
+        raise NotActionable(
+            "Ignored",
             f"not an ECS task state change (source {short(event.source)!r}, "
-            f"detail-type {short(event.detail_type)!r})"
+            f"detail-type {short(event.detail_type)!r})",
         )
     try:
         detail = parse(event=event.detail, model=EcsTaskDetail)
@@ -210,59 +337,22 @@ def parse_interruption(request: ParseEventInput) -> ParsedEvent:
 
     interrupted, why = is_spot_interruption(detail)
     if not interrupted:
-        return ignored(why)
-
-    region = event.region or arn_part(detail.task_arn, 3) or arn_part(detail.cluster_arn, 3)
-    account = event.account or arn_part(detail.task_arn, 4) or arn_part(detail.cluster_arn, 4)
-    if not region or not account:
-        raise InvalidEvent(
-            "cannot tell the task's region and account: the event has no 'region'/'account' "
-            f"and taskArn {detail.task_arn!r} is not an ARN"
-        )
-
+        raise NotActionable("Ignored", why)
+    region, account = place(event, detail)
     refusal = load_config().check_allowed(account, region)
     if refusal:
         raise AccountOrRegionNotAllowed(f"task {detail.task_arn}: {refusal}")
-
-    event_time = _as_utc(event.time or detail.stopping_at or detail.updated_at) or clock.now()
+    event_time = notice_time(event, detail, request.settings)
+    if eni_released(detail):
+        raise NotActionable(
+            "Ignored",
+            "the task's ENI attachment is already deleted: its address may belong to another task now",
+        )
     source: Literal["event", "DescribeTasks"] = "event"
     eni_id, ipv4, ipv6 = eni_addresses(detail)
     if not ipv4 and not ipv6:
-        described = describe_task(detail.cluster_arn, detail.task_arn, region)
-        if described is None:
-            return ParsedEvent(
-                outcome="TaskNotFound",
-                reason=(
-                    f"the event carries no network details and ECS no longer knows task "
-                    f"{detail.task_arn} (DescribeTasks: MISSING)"
-                ),
-                settings=settings,
-                execution=request.execution,
-            )
+        detail, eni_id, ipv4, ipv6 = complete_from_ecs(detail, region)
         source = "DescribeTasks"
-        try:
-            full = parse(event=described, model=EcsTaskDetail)
-        except ValidationError as exc:
-            raise InvalidEvent(f"unexpected DescribeTasks answer: {describe_validation_error(exc)}") from exc
-        eni_id, ipv4, ipv6 = eni_addresses(full)
-        if full.last_status in TOO_LATE_STATUSES:
-            return ignored(
-                f"task is already {full.last_status} (DescribeTasks): its address may belong "
-                "to another task now"
-            )
-        detail = detail.model_copy(
-            update={
-                "group": detail.group or full.group,
-                "availability_zone": detail.availability_zone or full.availability_zone,
-                "last_status": full.last_status or detail.last_status,
-            }
-        )
-        if not ipv4 and not ipv6:
-            return ignored(
-                "task has no awsvpc network interface (bridge or host networking on EC2): its "
-                "targets are registered by instance id and host port, which spotdrain does not "
-                "deregister"
-            )
 
     service = None
     if detail.group and detail.group.startswith("service:"):
@@ -287,9 +377,5 @@ def parse_interruption(request: ParseEventInput) -> ParsedEvent:
         network_source=source,
     )
     return ParsedEvent(
-        outcome="Interruption",
-        reason=why,
-        task=task,
-        settings=settings,
-        execution=request.execution,
+        outcome="Interruption", reason=why, task=task, settings=request.settings, execution=request.execution
     )

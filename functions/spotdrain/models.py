@@ -13,10 +13,10 @@ JSON field names are camelCase (the ASL's Choice states read ``$.outcome`` and
 
 from __future__ import annotations
 
-from datetime import datetime
+import ipaddress
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -49,13 +49,13 @@ class TaskInfo(Model):
     cluster_arn: str
     cluster_name: str
     service_name: str | None = None
-    region: str
-    account: str
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    account: str = Field(pattern=r"^\d{12}$")
     availability_zone: str | None = None
     eni_id: str | None = None
     ipv4: list[str] = Field(default_factory=list)
     ipv6: list[str] = Field(default_factory=list)
-    event_time: datetime
+    event_time: AwareDatetime
     detail_version: int | None = None
     stop_code: str | None = None
     stopped_reason: str | None = None
@@ -105,15 +105,15 @@ class TargetGroupInfo(Model):
     target_type: str
     port: int | None = None
     protocol: str | None = None
-    deregistration_delay_seconds: int = 300
+    deregistration_delay_seconds: int = Field(default=300, ge=0, le=3600)
 
 
 class Target(Model):
     """One registration of the task: (target group, id, port[, zone])."""
 
-    target_group_arn: str
-    id: str
-    port: int
+    target_group_arn: str = Field(min_length=1, max_length=2048)
+    id: str = Field(min_length=1, max_length=128)
+    port: int = Field(ge=1, le=65535)
     availability_zone: str | None = None
     state: str | None = None
 
@@ -136,21 +136,41 @@ class ResolvedTargets(Model):
     skipped: list[SkippedTargetGroup] = Field(default_factory=list)
 
 
+def _check_targets_are_the_tasks(task: TaskInfo, targets: list[Target]) -> None:
+    """Refuse to act on a target that is not one of the task's own addresses."""
+    own = {_canonical(a) for a in task.addresses}
+    strangers = [t.id for t in targets if _canonical(t.id) not in own]
+    if strangers:
+        raise ValueError(f"targets {strangers[:5]} are not addresses of task {task.task_arn}")
+
+
+def _canonical(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
+
+
 class RegisteredTargets(ResolvedTargets):
     """DeregisterTargets' input: resolved targets of a task that is registered somewhere."""
 
     outcome: Literal["Registered"]
+
+    @model_validator(mode="after")
+    def _only_the_tasks_targets(self) -> RegisteredTargets:
+        _check_targets_are_the_tasks(self.task, self.targets)
+        return self
 
 
 class DrainProgress(Model):
     status: Literal["draining", "drained"]
     attempts: int = Field(ge=0)
     next_wait_seconds: int = Field(ge=0)
-    deregistered_at: datetime
-    expected_drained_at: datetime
-    deadline: datetime
+    deregistered_at: AwareDatetime
+    expected_drained_at: AwareDatetime
+    deadline: AwareDatetime
     draining: list[Target] = Field(default_factory=list)
-    drained_at: datetime | None = None
+    drained_at: AwareDatetime | None = None
 
 
 class DrainState(Model):
@@ -166,3 +186,8 @@ class DrainState(Model):
     skipped: list[SkippedTargetGroup] = Field(default_factory=list)
     deregistered: list[Target] = Field(default_factory=list)
     drain: DrainProgress
+
+    @model_validator(mode="after")
+    def _only_the_tasks_targets(self) -> DrainState:
+        _check_targets_are_the_tasks(self.task, [*self.targets, *self.drain.draining])
+        return self

@@ -25,6 +25,7 @@ from spotdrain.models import (
 
 DESCRIBE_TARGET_GROUPS_BATCH = 20  # ARNs per DescribeTargetGroups call: the API names no maximum; stay modest
 DEFAULT_DEREGISTRATION_DELAY = 300
+NOT_FOUND = frozenset({"TargetGroupNotFound"})
 GONE_STATES = frozenset({"unused"})
 
 
@@ -33,6 +34,11 @@ def service_target_groups(task_cluster: str, service: str, region: str) -> list[
     ecs = client("ecs", region, account_of(task_cluster))
     with aws_errors("ecs:DescribeServices"):
         response = ecs.describe_services(cluster=task_cluster, services=[service])
+    for failure in response.get("failures", []):
+        raise AwsResourceNotFound(
+            f"ECS service {service!r} of the task is not in cluster {task_cluster} "
+            f"(DescribeServices: {failure.get('reason', 'MISSING')})"
+        )
     arns: list[str] = []
     for svc in response.get("services", []):
         for lb in svc.get("loadBalancers", []):
@@ -59,11 +65,21 @@ def describe_target_groups(arns: list[str], region: str) -> list[dict[str, Any]]
     for account, owned in by_account.items():
         elbv2 = client("elbv2", region, account)
         for start in range(0, len(owned), DESCRIBE_TARGET_GROUPS_BATCH):
-            batch = owned[start : start + DESCRIBE_TARGET_GROUPS_BATCH]
-            with aws_errors("elbv2:DescribeTargetGroups"):
-                for page in elbv2.get_paginator("describe_target_groups").paginate(TargetGroupArns=batch):
-                    groups.extend(page.get("TargetGroups", []))
+            groups.extend(_describe_batch(elbv2, owned[start : start + DESCRIBE_TARGET_GROUPS_BATCH]))
     return groups
+
+
+def _describe_batch(elbv2: Any, batch: list[str]) -> list[dict[str, Any]]:
+    """One batch; if any group in it does not exist, ask for each alone, so the others still count."""
+    found: list[dict[str, Any]] = []
+    with aws_errors("elbv2:DescribeTargetGroups", tolerate=NOT_FOUND) as tolerated:
+        for page in elbv2.get_paginator("describe_target_groups").paginate(TargetGroupArns=batch):
+            found.extend(page.get("TargetGroups", []))
+    if not tolerated.code:
+        return found
+    if len(batch) == 1:
+        return []
+    return [group for arn in batch for group in _describe_batch(elbv2, [arn])]
 
 
 def deregistration_delay(target_group_arn: str, region: str) -> int:
@@ -128,14 +144,16 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
     region = request.task.region
     candidates = candidate_target_groups(request, config)
     described = {group["TargetGroupArn"]: group for group in describe_target_groups(candidates, region)}
-    missing = [arn for arn in candidates if arn not in described]
-    if missing:
-        raise AwsResourceNotFound(f"configured target groups do not exist: {missing}")
-
     groups: list[TargetGroupInfo] = []
     targets: list[Target] = []
-    skipped: list[SkippedTargetGroup] = []
+    skipped: list[SkippedTargetGroup] = [
+        SkippedTargetGroup(arn=arn, reason="target group not found (check the configuration)")
+        for arn in candidates
+        if arn not in described
+    ]
     for arn in candidates:
+        if arn not in described:
+            continue
         group = described[arn]
         target_type = group.get("TargetType", "instance")
         if target_type != "ip":
@@ -172,7 +190,7 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
     listed = ", ".join(request.task.addresses)
     outcome: Literal["Registered", "NotRegistered"]
     if targets:
-        draining = sum(1 for t in targets if t.state == "draining")
+        draining = sum(1 for t in targets if t.state and "draining" in t.state.split("."))
         outcome, reason = (
             "Registered",
             f"{len(targets)} registration(s) of {listed} in {len(groups)} target group(s)"
@@ -185,11 +203,15 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
             "in a service with load balancers and UseServiceLoadBalancers=true",
         )
     else:
+        searched = len(candidates) - len(skipped)
         outcome, reason = (
             "NotRegistered",
-            f"{listed} is registered in none of the {len(candidates)} candidate target group(s)"
-            + (" (ECS may already have deregistered it)" if candidates else ""),
+            f"{listed} is registered in none of the {searched} target group(s) searched"
+            + (" (ECS may already have deregistered it)" if searched else "")
+            + (f"; {len(skipped)} candidate(s) skipped, see 'skipped'" if skipped else ""),
         )
+    if targets and skipped:
+        reason += f"; {len(skipped)} candidate(s) skipped, see 'skipped'"
     return ResolvedTargets(
         outcome=outcome,
         reason=reason,

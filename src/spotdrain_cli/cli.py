@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -20,7 +21,7 @@ def _time_scale(text: str) -> float:
         value = float(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-    if value < 0 or value > 10:
+    if not math.isfinite(value) or value < 0 or value > 10:
         raise argparse.ArgumentTypeError("time scale must be between 0 and 10")
     return value
 

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 from unittest import mock
+from xml.sax.saxutils import escape
 
 import boto3
 from botocore.awsrequest import AWSResponse
@@ -125,6 +126,7 @@ class FakeLambdaContext:
 
 def _error_response(service: str, code: str, message: str, status: int, url: str) -> AWSResponse:
     request_id = str(uuid.uuid4())
+    code, message = escape(code), escape(message)
     if service in JSON_PROTOCOL:
         body = json.dumps({"__type": code, "message": message})
         headers = {
@@ -411,14 +413,9 @@ class Simulation:
         arn = self._rekey(backend.target_groups, created, target_group_arn(self.region, account, group.name))
         self.target_group_arns[group.name] = arn
         if group.target_type != "lambda":  # Lambda target groups have no deregistration delay
-            elbv2.modify_target_group_attributes(
-                TargetGroupArn=arn,
-                Attributes=[
-                    {
-                        "Key": "deregistration_delay.timeout_seconds",
-                        "Value": str(group.deregistration_delay_seconds),
-                    }
-                ],
+            # Set directly: moto refuses 3600, which AWS allows (0-3600).
+            backend.target_groups[arn].attributes["deregistration_delay.timeout_seconds"] = str(
+                group.deregistration_delay_seconds
             )
         if group.load_balancer:
             elbv2.create_listener(

@@ -56,11 +56,16 @@ def event_place(event: Any) -> tuple[str, str, datetime | None]:
         arn = detail.get("taskArn") or detail.get("clusterArn")
         region = str(event.get("region") or _arn_field(arn, 3) or FALLBACK_REGION)
         account = str(event.get("account") or _arn_field(arn, 4) or FALLBACK_ACCOUNT)
-        if isinstance(event.get("time"), str):
-            try:
-                when = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
-            except ValueError:
-                when = None
+        # The simulated clock starts when the notice was sent, as ParseEvent reckons it.
+        for stamp in (event.get("time"), detail.get("stoppingAt"), detail.get("updatedAt")):
+            if isinstance(stamp, str):
+                try:
+                    when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+                except ValueError:
+                    continue
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=UTC)
+                break
     if not (account.isdigit() and len(account) == 12):
         account = FALLBACK_ACCOUNT
     return region, account, when

@@ -143,7 +143,9 @@ def load_world(path: Path) -> World:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise WorldError(f"cannot read world file {path}: {exc.strerror}") from exc
+        raise WorldError(f"cannot read world file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise WorldError(f"world file {path} is not UTF-8 text: {exc}") from exc
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
