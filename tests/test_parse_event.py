@@ -368,3 +368,9 @@ def test_released_eni_is_not_acted_on() -> None:
 def test_lowercase_status_is_still_recognised() -> None:
     result = parse_interruption(request(with_eni(lastStatus="stopped")))
     assert (result.outcome, "already STOPPED" in result.reason) == ("Ignored", True)
+
+
+def test_an_event_larger_than_eventbridge_allows_is_refused_by_name() -> None:
+    event = with_eni(stoppedReason="x" * 300_000)
+    with pytest.raises(InvalidEvent, match=r"more than the 262144"):
+        parse_interruption(request(event))

@@ -6,6 +6,7 @@ Plain functions; the handler in ``parse_event.py`` only adapts them to Lambda.
 from __future__ import annotations
 
 import ipaddress
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -31,7 +32,8 @@ TOO_LATE_STATUSES = frozenset({"DEPROVISIONING", "STOPPED", "DELETED"})
 # one interruption starts one drain. (A task whose lastStatus is missing is looked at as usual.)
 NOTICE_STATUSES = frozenset({"RUNNING"})
 ENI_ATTACHMENT_TYPES = frozenset({"eni", "ElasticNetworkInterface"})
-FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between ECS and Lambda
+FUTURE_TOLERANCE = timedelta(minutes=5)
+MAX_EVENT_BYTES = 256 * 1024  # EventBridge's limit on an event  # clock skew between ECS and Lambda
 IPV6_DETAIL_NAMES = frozenset({"ipv6Address", "privateIPv6Address"})
 
 
@@ -320,6 +322,11 @@ def parse_interruption(request: ParseEventInput) -> ParsedEvent:
 
 
 def _parse(request: ParseEventInput) -> ParsedEvent:
+    size = len(json.dumps(request.event, separators=(",", ":")).encode())
+    if size > MAX_EVENT_BYTES:
+        raise InvalidEvent(
+            f"event is {size} bytes, more than the {MAX_EVENT_BYTES} an EventBridge event may have"
+        )
     try:
         event = parse(event=request.event, model=EcsTaskStateChangeEvent)
     except ValidationError as exc:
