@@ -173,17 +173,10 @@ class DrainProgress(Model):
     drained_at: AwareDatetime | None = None
 
 
-class DrainState(Model):
+class DrainState(ResolvedTargets):
     """DeregisterTargets' output and CheckDrain's input and output (the poll loop's state)."""
 
-    outcome: Literal["Registered", "Drained"]
-    reason: str
-    task: TaskInfo
-    settings: PollSettings
-    execution: str | None = None
-    target_groups: list[TargetGroupInfo]
-    targets: list[Target]
-    skipped: list[SkippedTargetGroup] = Field(default_factory=list)
+    outcome: Literal["Registered", "Drained"]  # type: ignore[assignment]
     deregistered: list[Target] = Field(default_factory=list)
     drain: DrainProgress
 

@@ -548,43 +548,40 @@ class Simulation:
         return None
 
     def _describe_tasks(self, body: dict[str, Any]) -> dict[str, Any]:
-        cluster = str(body.get("cluster", "default"))
-        found, failures = [], []
-        for wanted in body.get("tasks", []):
-            match = next(
-                (
-                    task
-                    for task in self._ecs_tasks
-                    if wanted in {task.get("taskArn"), str(task.get("taskArn", "")).rsplit("/", 1)[-1]}
-                    and cluster
-                    in {task.get("clusterArn"), str(task.get("clusterArn", "")).rsplit("/", 1)[-1]}
-                ),
-                None,
-            )
-            if match is None:
-                failures.append({"arn": wanted, "reason": "MISSING"})
-            else:
-                found.append(match)
+        found, failures = self._answer(body, "tasks", self._ecs_tasks, "taskArn", "taskArn")
         return {"tasks": found, "failures": failures}
 
     def _describe_services(self, body: dict[str, Any]) -> dict[str, Any]:
+        found, failures = self._answer(body, "services", self._ecs_services, "serviceName", "serviceArn")
+        return {"services": found, "failures": failures}
+
+    @staticmethod
+    def _answer(
+        body: dict[str, Any], asked: str, known: list[dict[str, Any]], name_key: str, arn_key: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        """ECS Describe*: what the world lists in that cluster (by name, id or ARN), else MISSING."""
+
+        def last(value: Any) -> str:
+            return str(value or "").rsplit("/", 1)[-1]
+
         cluster = str(body.get("cluster", "default"))
-        found, failures = [], []
-        for wanted in body.get("services", []):
+        found: list[dict[str, Any]] = []
+        failures: list[dict[str, str]] = []
+        for wanted in body.get(asked, []):
             match = next(
                 (
-                    svc
-                    for svc in self._ecs_services
-                    if wanted in {svc.get("serviceName"), svc.get("serviceArn")}
-                    and cluster in {svc.get("clusterArn"), str(svc.get("clusterArn", "")).rsplit("/", 1)[-1]}
+                    item
+                    for item in known
+                    if wanted in {item.get(name_key), item.get(arn_key), last(item.get(arn_key))}
+                    and cluster in {item.get("clusterArn"), last(item.get("clusterArn"))}
                 ),
                 None,
             )
             if match is None:
-                failures.append({"arn": wanted, "reason": "MISSING"})
+                failures.append({"arn": str(wanted), "reason": "MISSING"})
             else:
                 found.append(match)
-        return {"services": found, "failures": failures}
+        return found, failures
 
     # --- Lambda: the real handlers, in-process ----------------------------------------------------
     def _invoke_handler(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
