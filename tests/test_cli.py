@@ -112,7 +112,7 @@ def test_console_script_is_installed_and_runs(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("files", "message"),
     [
-        ({"event.json": "{not json"}, "is not JSON"),
+        ({"event.json": "{not json"}, "is not usable JSON"),
         ({"world.yaml": "targetGroups: [{name: web, port: eighty}]"}, "targetGroups.0.port"),
         ({"world.yaml": "targetGroups: [{name: web, colour: blue}]"}, "colour"),
         ({"world.yaml": "- just\n- a list"}, "must hold a mapping"),
@@ -121,6 +121,17 @@ def test_console_script_is_installed_and_runs(tmp_path: Path) -> None:
         ({"world.yaml": "parameters: {UseServiceLoadBalancers: perhaps}"}, "UseServiceLoadBalancers"),
         ({"world.yaml": "faults: [{operation: DeregisterTargets, error: Throttling}]"}, "faults.0.operation"),
         ({"event.json": "[]"}, "EventBridge delivers an object"),
+        ({"event.json": '{"source": NaN}'}, "NaN is not JSON"),
+        ({"event.json": "[" * 100_000}, "not usable JSON"),
+        (
+            {"world.yaml": "targetGroups: [{name: w, targets: [{id: 10.0.0.1}, {id: 10.0.0.1}]}]"},
+            "listed twice",
+        ),
+        ({"world.yaml": "targetGroups: [{name: w, targets: [{id: not-an-ip}]}]"}, "is not an IP address"),
+        (
+            {"world.yaml": "targetGroups: [{name: w, ipAddressType: ipv6, targets: [{id: 10.0.0.1}]}]"},
+            "does not fit ipv6",
+        ),
         ({"event.json": "null"}, "EventBridge delivers an object"),
         ({"world.yaml": "parameters: {PollIntervalSeconds: 0}"}, "PollIntervalSeconds=0 is outside 1..300"),
         ({"world.yaml": "parameters: {CrossAccountRoleName: 'bad role/name'}"}, "CrossAccountRoleName"),

@@ -43,11 +43,11 @@ def test_task_without_its_own_interface_is_ignored_and_nothing_touched(run_workf
 
 def huge(event: dict[str, Any]) -> dict[str, Any]:
     event["detail"].pop("stopCode")
-    event["detail"]["stoppedReason"] = "Your Spot Task was interrupted." + "x" * 200_000
+    event["detail"]["stoppedReason"] = "Your Spot Task was interrupted." + "x" * 150_000
     eni = event["detail"]["attachments"][0]
     event["detail"]["attachments"] = [
         {"id": f"vol-{i}", "type": "AmazonElasticBlockStorage", "status": "ATTACHED", "details": []}
-        for i in range(2000)
+        for i in range(500)
     ] + [eni]
     return event
 

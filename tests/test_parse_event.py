@@ -15,9 +15,9 @@ from botocore.stub import Stubber
 import spotdrain.clock
 from spotdrain import parse_event
 from spotdrain.aws import client
-from spotdrain.errors import AccountOrRegionNotAllowed, AwsThrottled, InvalidEvent
+from spotdrain.errors import AccountOrRegionNotAllowed, AwsThrottled, InvalidConfiguration, InvalidEvent
 from spotdrain.events import parse_interruption
-from spotdrain.models import ParseEventInput
+from spotdrain.models import ParseEventInput, PollSettings
 from tests.conftest import load_event
 
 DOCS_TASK = "arn:aws:ecs:us-east-1:111122223333:task/b99d40b3-5176-4f71-9a52-9dbd6fEXAMPLE"
@@ -230,7 +230,6 @@ def test_handler_returns_the_model_dump(lambda_context: Any) -> None:
         "a string",
         ["a", "list"],
         {"event": "not an object"},
-        {"event": {}, "settings": {"pollIntervalSeconds": 0}},
     ],
 )
 def test_handler_rejects_bad_input_by_name(payload: Any, lambda_context: Any) -> None:
@@ -374,3 +373,22 @@ def test_an_event_larger_than_eventbridge_allows_is_refused_by_name() -> None:
     event = with_eni(stoppedReason="x" * 300_000)
     with pytest.raises(InvalidEvent, match=r"more than the 262144"):
         parse_interruption(request(event))
+
+
+def test_cluster_in_another_account_than_the_task_is_refused() -> None:
+    """Regression: such an event got past the allow-list and drained another account's target."""
+    event = with_eni(clusterArn="arn:aws:ecs:us-east-1:444455556666:cluster/shared")
+    with pytest.raises(InvalidEvent, match="cluster ARN says us-east-1/444455556666"):
+        parse_interruption(request(event))
+
+
+@pytest.mark.parametrize(("given", "expected"), [("1e1", 10), ("120.5", 121), (7, 7)])
+def test_poll_settings_written_as_cloudformation_numbers_are_whole_units(given: Any, expected: int) -> None:
+    assert PollSettings.model_validate({"pollIntervalSeconds": given}).poll_interval_seconds == min(
+        expected, 300
+    )
+
+
+def test_unusable_poll_settings_are_a_configuration_error(lambda_context: Any) -> None:
+    with pytest.raises(InvalidConfiguration, match="pollIntervalSeconds"):
+        parse_event.handler({"event": {}, "settings": {"pollIntervalSeconds": 0}}, lambda_context)

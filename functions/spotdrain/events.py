@@ -135,10 +135,12 @@ def place(event: EcsTaskStateChangeEvent, detail: EcsTaskDetail) -> tuple[str, s
         )
     if not REGION.match(region) or not ACCOUNT.match(account):
         raise InvalidEvent(f"region {short(region, 40)!r} / account {short(account, 40)!r} are not AWS ones")
-    if (arn_region and arn_region != region) or (arn_account and arn_account != account):
-        raise InvalidEvent(
-            f"the event says {region}/{account} but the task ARN says {arn_region}/{arn_account}"
-        )
+    for name, arn in (("task", detail.task_arn), ("cluster", detail.cluster_arn)):
+        arn_region, arn_account = arn_part(arn, 3), arn_part(arn, 4)
+        if (arn_region and arn_region != region) or (arn_account and arn_account != account):
+            raise InvalidEvent(
+                f"the event says {region}/{account} but the {name} ARN says {arn_region}/{arn_account}"
+            )
     return region, account
 
 

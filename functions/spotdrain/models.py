@@ -14,9 +14,10 @@ JSON field names are camelCase (the ASL's Choice states read ``$.outcome`` and
 from __future__ import annotations
 
 import ipaddress
+import math
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -39,6 +40,16 @@ class PollSettings(Model):
     poll_interval_seconds: int = Field(default=5, ge=1, le=300)
     drain_deadline_seconds: int = Field(default=120, ge=10, le=3600)
     max_poll_attempts: int = Field(default=30, ge=1, le=1000)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _whole_seconds(cls, value: Any) -> Any:
+        """CloudFormation Number parameters may be written 1e1 or 120.5: round up to whole units."""
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return value
+        return math.ceil(number) if math.isfinite(number) else value
 
 
 class TaskInfo(Model):

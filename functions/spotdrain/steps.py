@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from spotdrain.errors import InvalidEvent
+from spotdrain.errors import InvalidConfiguration, InvalidEvent
 from spotdrain.events import describe_validation_error
 from spotdrain.models import TaskInfo
 from spotdrain.observability import logger
@@ -21,6 +21,10 @@ def validate(model: type[M], payload: Any, step: str) -> M:
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
+        if all(err["loc"][:1] == ("settings",) for err in exc.errors()):
+            raise InvalidConfiguration(
+                f"{step}: poll settings from the template are unusable: {describe_validation_error(exc)}"
+            ) from exc
         raise InvalidEvent(f"{step} input: {describe_validation_error(exc)}") from exc
 
 

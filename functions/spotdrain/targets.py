@@ -41,8 +41,9 @@ def service_target_groups(task_cluster: str, service: str, region: str) -> list[
         )
     arns: list[str] = []
     for svc in response.get("services", []):
-        for lb in svc.get("loadBalancers", []):
-            if lb.get("targetGroupArn"):
+        balancers = svc.get("loadBalancers", []) if isinstance(svc, dict) else []
+        for lb in balancers if isinstance(balancers, list) else []:
+            if isinstance(lb, dict) and isinstance(lb.get("targetGroupArn"), str):
                 arns.append(lb["targetGroupArn"])
     return arns
 

@@ -661,13 +661,18 @@ class Simulation:
     def start(self, event: Any, name: str | None = None) -> str:
         sfn = self.client("stepfunctions")
         self.recording = True
-        return str(
-            sfn.start_execution(
-                stateMachineArn=self.state_machine_arn,
-                name=name or f"sim-{uuid.uuid4().hex[:12]}",
-                input=json.dumps(event),
-            )["executionArn"]
-        )
+        try:
+            return str(
+                sfn.start_execution(
+                    stateMachineArn=self.state_machine_arn,
+                    name=name or f"sim-{uuid.uuid4().hex[:12]}",
+                    input=json.dumps(event),
+                )["executionArn"]
+            )
+        except (ClientError, RecursionError, ValueError) as exc:
+            raise WorldError(
+                f"the simulator could not start an execution with this event: {str(exc)[:200]}"
+            ) from exc
 
     def wait(self, execution_arn: str, on_tick: Callable[[], None] | None = None) -> dict[str, Any]:
         sfn = self.client("stepfunctions")

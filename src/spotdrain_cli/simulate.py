@@ -24,15 +24,19 @@ class EventFileError(Exception):
     """The event file cannot be read as JSON."""
 
 
+def _not_json(token: str) -> Any:
+    raise ValueError(f"{token} is not JSON")
+
+
 def load_event(path: Path) -> Any:
     """The event file's JSON object. (Whether it is a valid interruption notice is for the
     workflow to say: that is what is being simulated.)"""
     try:
-        event = json.loads(path.read_text(encoding="utf-8"))
+        event = json.loads(path.read_text(encoding="utf-8"), parse_constant=_not_json)
     except OSError as exc:
         raise EventFileError(f"cannot read event file {path}: {exc.strerror or exc}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EventFileError(f"event file {path} is not JSON: {exc}") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise EventFileError(f"event file {path} is not usable JSON: {str(exc)[:200]}") from exc
     if not isinstance(event, dict):
         raise EventFileError(
             f"event file {path} holds a JSON {type(event).__name__}: EventBridge delivers an object"
@@ -58,6 +62,10 @@ def event_place(event: Any) -> tuple[str, str, datetime | None]:
         account = str(event.get("account") or _arn_field(arn, 4) or FALLBACK_ACCOUNT)
         # The simulated clock starts when the notice was sent, as ParseEvent reckons it.
         for stamp in (event.get("time"), detail.get("stoppingAt"), detail.get("updatedAt")):
+            if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+                with contextlib.suppress(ValueError, OverflowError, OSError):
+                    when = datetime.fromtimestamp(stamp, tz=UTC)
+                    break
             if isinstance(stamp, str):
                 try:
                     when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))

@@ -9,6 +9,7 @@ chosen AWS operations fail.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from functools import cache
 from pathlib import Path
@@ -116,7 +117,23 @@ class World(_Strict):
 
     def check(self) -> None:
         for group in self.target_groups:
+            seen: set[tuple[str, int]] = set()
             for target in group.targets:
+                key = (target.id, target.port or group.port)
+                if key in seen:
+                    raise WorldError(f"target {target.id}:{key[1]} is listed twice in {group.name!r}")
+                seen.add(key)
+                if group.target_type == "ip":
+                    try:
+                        version = ipaddress.ip_address(target.id).version
+                    except ValueError:
+                        raise WorldError(
+                            f"target {target.id!r} in ip target group {group.name!r} is not an IP address"
+                        ) from None
+                    if version != (6 if group.ip_address_type == "ipv6" else 4):
+                        raise WorldError(
+                            f"target {target.id} does not fit {group.ip_address_type} group {group.name!r}"
+                        )
                 if target.drain_remaining_seconds is not None and target.state != "draining":
                     raise WorldError(
                         f"target {target.id} in {group.name!r}: drainRemainingSeconds needs state: draining"
@@ -148,7 +165,7 @@ def load_world(path: Path) -> World:
         raise WorldError(f"world file {path} is not UTF-8 text: {exc}") from exc
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise WorldError(
             f"world file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}"
         ) from exc
