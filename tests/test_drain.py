@@ -21,6 +21,7 @@ from spotdrain.errors import (
     DeregistrationIneffective,
     DrainTimeout,
     InvalidEvent,
+    StaleNotice,
 )
 from spotdrain.models import (
     DrainProgress,
@@ -344,3 +345,10 @@ def test_naive_times_in_the_loop_state_are_refused(lambda_context: Any) -> None:
     payload["drain"]["deadline"] = "2026-11-20T03:02:00"
     with pytest.raises(InvalidEvent, match="timezone"):
         check_drain_handler.handler(payload, lambda_context)
+
+
+def test_no_deregistration_after_the_deadline(elbv2: Stubber) -> None:
+    """A late retry, replay or redrive of DeregisterTargets must not touch an address that may
+    belong to another task by now (no DeregisterTargets call is stubbed: none may be made)."""
+    with at(121), pytest.raises(StaleNotice, match="after the drain deadline"):
+        deregister_targets(resolved([APP]))

@@ -16,7 +16,7 @@ from typing import Any
 
 from spotdrain import clock
 from spotdrain.aws import account_of, aws_errors, client
-from spotdrain.errors import DeregistrationIneffective, DrainTimeout
+from spotdrain.errors import DeregistrationIneffective, DrainTimeout, StaleNotice
 from spotdrain.models import DrainProgress, DrainState, PollSettings, RegisteredTargets, Target
 
 DEREGISTER_BATCH = 500
@@ -74,6 +74,12 @@ def _api_target(target: Target) -> dict[str, Any]:
 def deregister_targets(request: RegisteredTargets) -> DrainState:
     """Deregister every registration (Id and Port, and zone where needed), idempotently."""
     region = request.task.region
+    deadline = request.task.event_time + timedelta(seconds=request.settings.drain_deadline_seconds)
+    if clock.now() > deadline:
+        raise StaleNotice(
+            f"not deregistering after the drain deadline {deadline.isoformat()}: task "
+            f"{request.task.task_arn} is gone by now and its address may belong to another task"
+        )
     sent: list[Target] = []
     for group_arn, group_targets in _by_group(request.targets).items():
         elbv2 = client("elbv2", region, account_of(group_arn))
@@ -87,7 +93,6 @@ def deregister_targets(request: RegisteredTargets) -> DrainState:
             sent.extend(batch)
 
     now = clock.now()
-    deadline = request.task.event_time + timedelta(seconds=request.settings.drain_deadline_seconds)
     if sent:
         delay = max((g.deregistration_delay_seconds for g in request.target_groups), default=0)
         expected = now + timedelta(seconds=delay)

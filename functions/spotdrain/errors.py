@@ -65,6 +65,11 @@ class DeregistrationIneffective(SpotDrainError):
     """
 
 
+class StaleNotice(SpotDrainError):
+    """Deregistration was about to happen after the drain deadline (a late retry, replay or
+    redrive): the task is gone by then and its address may belong to another task."""
+
+
 class DrainTimeout(SpotDrainError):
     """Targets were deregistered but had not finished draining by the deadline or attempt limit."""
 
