@@ -101,10 +101,17 @@ def _own_client(service: str, region: str) -> Any:
     return boto3.session.Session().client(service, region_name=region, config=_CONFIG)
 
 
+def arn_part(arn: str, index: int) -> str | None:
+    """Field ``index`` of an ARN (3 = region, 4 = account), or None if it is not an ARN."""
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn" and parts[index]:
+        return parts[index]
+    return None
+
+
 def account_of(arn: str) -> str | None:
     """The account field of an ARN (None if it is not an ARN or has no account)."""
-    parts = arn.split(":", 5)
-    return parts[4] or None if len(parts) == 6 and parts[0] == "arn" else None
+    return arn_part(arn, 4)
 
 
 def partition_of(region: str) -> str:

@@ -49,7 +49,7 @@ ACCOUNT_ID = re.compile(r"^\d{12}$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
-def _arn_list(name: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
+def _env_list(name: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
     raw = os.environ.get(name, "")
     items = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
     bad = [item for item in items if not pattern.match(item)]
@@ -63,9 +63,9 @@ def load_config() -> Config:
     if flag not in TRUE | FALSE:
         raise InvalidConfiguration(f"USE_SERVICE_LOAD_BALANCERS must be true or false, not {flag!r}")
     return Config(
-        target_group_arns=_arn_list("TARGET_GROUP_ARNS", TARGET_GROUP_ARN),
-        load_balancer_arns=_arn_list("LOAD_BALANCER_ARNS", LOAD_BALANCER_ARN),
+        target_group_arns=_env_list("TARGET_GROUP_ARNS", TARGET_GROUP_ARN),
+        load_balancer_arns=_env_list("LOAD_BALANCER_ARNS", LOAD_BALANCER_ARN),
         use_service_load_balancers=flag in TRUE,
-        allowed_account_ids=_arn_list("ALLOWED_ACCOUNT_IDS", ACCOUNT_ID),
-        allowed_regions=_arn_list("ALLOWED_REGIONS", REGION),
+        allowed_account_ids=_env_list("ALLOWED_ACCOUNT_IDS", ACCOUNT_ID),
+        allowed_regions=_env_list("ALLOWED_REGIONS", REGION),
     )

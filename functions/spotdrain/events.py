@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spotdrain import clock
-from spotdrain.aws import aws_errors, client
+from spotdrain.aws import arn_part, aws_errors, client
 from spotdrain.config import ACCOUNT_ID as ACCOUNT
 from spotdrain.config import REGION, load_config
 from spotdrain.errors import AccountOrRegionNotAllowed, InvalidEvent
@@ -112,14 +112,6 @@ def short(text: str | None, limit: int = 120) -> str | None:
     if text is None or len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text)} characters)"
-
-
-def arn_part(arn: str, index: int) -> str | None:
-    """Field ``index`` of an ARN (3 = region, 4 = account), or None if it is not an ARN."""
-    parts = arn.split(":", 5)
-    if len(parts) == 6 and parts[0] == "arn" and parts[index]:
-        return parts[index]
-    return None
 
 
 def place(event: EcsTaskStateChangeEvent, detail: EcsTaskDetail) -> tuple[str, str]:

@@ -20,6 +20,8 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from spotdrain.config import ACCOUNT_ID, REGION
+
 
 class Model(BaseModel):
     """Base of every step model: camelCase JSON, immutable, unknown keys ignored."""
@@ -60,8 +62,8 @@ class TaskInfo(Model):
     cluster_arn: str
     cluster_name: str
     service_name: str | None = None
-    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
-    account: str = Field(pattern=r"^\d{12}$")
+    region: str = Field(pattern=REGION.pattern)
+    account: str = Field(pattern=ACCOUNT_ID.pattern)
     availability_zone: str | None = None
     eni_id: str | None = None
     ipv4: list[str] = Field(default_factory=list)
@@ -149,17 +151,18 @@ class ResolvedTargets(Model):
 
 def _check_targets_are_the_tasks(task: TaskInfo, targets: list[Target]) -> None:
     """Refuse to act on a target that is not one of the task's own addresses."""
-    own = {_canonical(a) for a in task.addresses}
-    strangers = [t.id for t in targets if _canonical(t.id) not in own]
+    own = {canonical_ip(a) or a for a in task.addresses}
+    strangers = [t.id for t in targets if (canonical_ip(t.id) or t.id) not in own]
     if strangers:
         raise ValueError(f"targets {strangers[:5]} are not addresses of task {task.task_arn}")
 
 
-def _canonical(address: str) -> str:
+def canonical_ip(address: str) -> str | None:
+    """One spelling per address (IPv6 has many), or None if it is not an IP address."""
     try:
-        return str(ipaddress.ip_address(address))
+        return str(ipaddress.ip_address(address.strip()))
     except ValueError:
-        return address
+        return None
 
 
 class RegisteredTargets(ResolvedTargets):

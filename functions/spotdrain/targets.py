@@ -8,7 +8,6 @@ address is registered on — and every entry whose Id is one of the task's addre
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -21,6 +20,7 @@ from spotdrain.models import (
     SkippedTargetGroup,
     Target,
     TargetGroupInfo,
+    canonical_ip,
 )
 
 DESCRIBE_TARGET_GROUPS_BATCH = 20  # ARNs per DescribeTargetGroups call: the API names no maximum; stay modest
@@ -91,14 +91,6 @@ def deregistration_delay(target_group_arn: str, region: str) -> int:
         if attribute.get("Key") == "deregistration_delay.timeout_seconds":
             return int(attribute["Value"])
     return DEFAULT_DEREGISTRATION_DELAY
-
-
-def canonical_ip(address: str) -> str | None:
-    """One spelling per address (IPv6 has many), or None if it is not an IP address."""
-    try:
-        return str(ipaddress.ip_address(address.strip()))
-    except ValueError:
-        return None
 
 
 def registrations(target_group_arn: str, addresses: Iterable[str], region: str) -> list[Target]:

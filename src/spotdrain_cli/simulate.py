@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from spotdrain.aws import arn_part
 from spotdrain_cli import PROJECT_ROOT
 from spotdrain_cli.engine import Simulation, TimelineEntry
 from spotdrain_cli.world import World, load_world
@@ -45,11 +46,7 @@ def load_event(path: Path) -> Any:
 
 
 def _arn_field(value: Any, index: int) -> str | None:
-    if isinstance(value, str) and value.startswith("arn:"):
-        parts = value.split(":")
-        if len(parts) > index and parts[index]:
-            return parts[index]
-    return None
+    return arn_part(value, index) if isinstance(value, str) else None
 
 
 def event_place(event: Any) -> tuple[str, str, datetime | None]:
@@ -124,7 +121,6 @@ def describe_world(world: World) -> str:
 class Printer:
     out: TextIO
     seen: int = 0
-    lines: list[str] = field(default_factory=list)
 
     def flush(self, timeline: list[TimelineEntry]) -> None:
         while self.seen < len(timeline):

@@ -20,7 +20,7 @@ import yaml
 from botocore.exceptions import UnknownServiceError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-TARGET_STATES = ("healthy", "unhealthy", "initial", "unavailable", "draining")
+from spotdrain.config import ACCOUNT_ID
 
 
 @cache
@@ -46,13 +46,13 @@ class WorldTarget(_Strict):
 
 class WorldLoadBalancer(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9-]{1,32}$")
-    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    account: str | None = Field(default=None, pattern=ACCOUNT_ID.pattern)
     type: Literal["network", "application"] = "network"
 
 
 class WorldTargetGroup(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9-]{1,32}$")
-    account: str | None = Field(default=None, pattern=r"^\d{12}$")  # default: the home account
+    account: str | None = Field(default=None, pattern=ACCOUNT_ID.pattern)  # default: the home account
     load_balancer: str | None = Field(default=None, alias="loadBalancer")
     protocol: Literal["TCP", "UDP", "TCP_UDP", "TLS", "HTTP", "HTTPS"] = "TCP"
     port: int = Field(default=80, ge=1, le=65535)
@@ -108,7 +108,7 @@ class WorldFault(_Strict):
 
 class World(_Strict):
     description: str | None = None
-    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    account: str | None = Field(default=None, pattern=ACCOUNT_ID.pattern)
     parameters: dict[str, Any] = Field(default_factory=dict)
     load_balancers: list[WorldLoadBalancer] = Field(default_factory=list, alias="loadBalancers")
     target_groups: list[WorldTargetGroup] = Field(default_factory=list, alias="targetGroups")
