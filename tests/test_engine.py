@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from spotdrain_cli import simulate
 from spotdrain_cli.engine import Simulation, scoped_environment
 from spotdrain_cli.world import World, WorldError
 from tests.conftest import Runner, load_event
@@ -28,9 +29,10 @@ def test_handler_errors_come_back_the_way_lambda_reports_them(run_workflow: Runn
 
 def test_waits_and_back_off_run_on_the_simulated_clock(run_workflow: Runner) -> None:
     result = run_workflow("spot-interruption-with-eni.json", "throttled-deregister.yaml")
-    # 30 s of drain plus two jittered back-offs, all simulated: the test itself takes ~1 s.
-    assert 30 <= result["simulated_seconds"] < 30 + 1 + 2 + 1
-    assert result["retries"] == 2
+    # 30 s of drain plus jittered back-offs (SDK: up to 1 + 2 s twice; workflow: up to 1 s),
+    # all simulated: the test itself takes ~1 s.
+    assert 30 <= result["simulated_seconds"] < 30 + 3 + 1 + 1 + 1
+    assert (result["retries"], result["sdk_retries"]) == (1, 3)
 
 
 def test_history_timestamps_are_simulated_time() -> None:
@@ -88,3 +90,61 @@ def test_consecutive_simulations_do_not_leak_into_each_other(run_workflow: Runne
         for name in ("throttled-deregister.yaml", "two-groups-two-ports.yaml") * 3
     ]
     assert outcomes == ["Drained"] * 6
+
+
+# --- fault injection ------------------------------------------------------------------------------
+def fault_world(*faults: dict[str, Any], seed: int = 0) -> World:
+    data: dict[str, Any] = {
+        "loadBalancers": [{"name": "web-nlb"}],
+        "targetGroups": [
+            {
+                "name": "web-8080",
+                "loadBalancer": "web-nlb",
+                "port": 8080,
+                "deregistrationDelaySeconds": 5,
+                "targets": [{"id": "10.0.1.25", "port": 8080}, {"id": "10.0.2.17", "port": 8080}],
+            }
+        ],
+        "parameters": {"TargetGroupArns": ["web-8080"], "UseServiceLoadBalancers": "false"},
+        "faults": list(faults),
+        "seed": seed,
+    }
+    return World.model_validate(data)
+
+
+def test_faults_at_a_rate_are_repeatable_for_a_seed(run_workflow: Runner) -> None:
+    fault = {"operation": "elbv2:DescribeTargetHealth", "error": "Throttling", "rate": 0.5}
+    notice = load_event("spot-interruption-with-eni.json")
+    runs = [simulate.run(notice, fault_world(fault, seed=seed), time_scale=0) for seed in (7, 7, 8)]
+    assert runs[0]["faults_injected"] == runs[1]["faults_injected"]
+    assert runs[0]["api_calls"] == runs[1]["api_calls"]
+    assert all(run["outcome"] == "Drained" for run in runs)
+    assert any(run["faults_injected"] for run in runs)
+
+
+@pytest.mark.parametrize("error", ["ReadTimeout", "ConnectTimeout"])
+def test_timeouts_reach_the_workflow_as_aws_unavailable(error: str) -> None:
+    fault = {"operation": "elbv2:DeregisterTargets", "error": error}
+    result = simulate.run(load_event("spot-interruption-with-eni.json"), fault_world(fault), time_scale=0)
+    assert (result["status"], result["error"]) == ("FAILED", "AwsUnavailable")
+    assert "timeout" in result["cause"].lower()
+    assert result["retries"] == 6  # retried as transient, then given up
+    assert result["deregistered"] == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ({"operation": "elbv2:DescribeTargetHealth", "effect": "ignored"}, "returns data"),
+        (
+            {"operation": "elbv2:DeregisterTargets", "effect": "ignored", "error": "Throttling"},
+            "drop 'error'",
+        ),
+        ({"operation": "elbv2:DeregisterTargets"}, "needs 'error'"),
+        ({"operation": "elbv2:DeregisterTargets", "error": "Throttling", "rate": 0.5, "times": 2}, "one of"),
+        ({"operation": "elbv2:DeregisterTargets", "error": "Throttling", "rate": 1.5}, "less than or equal"),
+    ],
+)
+def test_bad_faults_are_refused_with_the_reason(fault: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        fault_world(fault)

@@ -23,6 +23,7 @@ import importlib
 import json
 import logging
 import os
+import random
 import re
 import sys
 import threading
@@ -38,25 +39,36 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 from unittest import mock
+from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 import boto3
+import botocore.endpoint
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 from moto.core.config import DefaultConfig
 from moto.elbv2.models import elbv2_backends
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_sns,
+)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.utils import boto_client
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
 import spotdrain.aws
 import spotdrain.clock
+from spotdrain.aws import arn_part
+from spotdrain.models import canonical_ip
 from spotdrain.observability import logger
 from spotdrain_cli import aws_model
 from spotdrain_cli.aws_model import ElbTargets, SimClock
@@ -83,9 +95,10 @@ SERVICE_NAMES = {
     "sfn": "stepfunctions",
     "ec2": "ec2",
     "sts": "sts",
+    "dynamodb": "dynamodb",
 }
 NOT_WORKFLOW_CALLS = {"lambda:Invoke"}  # the engine's own Lambda hops: counted as states
-JSON_PROTOCOL = {"ecs", "stepfunctions", "lambda"}
+JSON_PROTOCOL = {"ecs", "stepfunctions", "lambda", "dynamodb"}
 ERROR_STATUS = {
     "Throttling": 400,
     "ThrottlingException": 400,
@@ -150,10 +163,82 @@ def _error_response(service: str, code: str, message: str, status: int, url: str
     return AWSResponse(url, status, headers, MockRawResponse(body))
 
 
+def _empty_response(service: str, operation: str, url: str) -> AWSResponse:
+    """A successful answer with no data, in the service's protocol."""
+    request_id = str(uuid.uuid4())
+    if service in JSON_PROTOCOL:
+        return _json_response({}, url)
+    body = (
+        f"<{operation}Response><{operation}Result/><ResponseMetadata><RequestId>{request_id}</RequestId>"
+        f"</ResponseMetadata></{operation}Response>"
+    )
+    return AWSResponse(url, 200, {"Content-Type": "text/xml"}, MockRawResponse(body))
+
+
+def _query(body: Any) -> dict[str, list[str]]:
+    text = body.decode() if isinstance(body, bytes) else str(body or "")
+    return parse_qs(text, keep_blank_values=True)
+
+
+def _ec2_interfaces_response(interfaces: list[dict[str, Any]], url: str) -> AWSResponse:
+    """DescribeNetworkInterfaces' answer in EC2's XML, for the fields spotdrain reads."""
+
+    def text(tag: str, value: Any) -> str:
+        return f"<{tag}>{escape(str(value))}</{tag}>" if value is not None else ""
+
+    items = []
+    for eni in interfaces:
+        private = eni.get("PrivateIpAddresses") or (
+            [{"PrivateIpAddress": eni["PrivateIpAddress"], "Primary": True}]
+            if eni.get("PrivateIpAddress")
+            else []
+        )
+        items.append(
+            "<item>"
+            + text("networkInterfaceId", eni.get("NetworkInterfaceId"))
+            + text("subnetId", eni.get("SubnetId"))
+            + text("description", eni.get("Description"))
+            + text("interfaceType", eni.get("InterfaceType"))
+            + text("status", eni.get("Status", "in-use"))
+            + text("privateIpAddress", eni.get("PrivateIpAddress"))
+            + "<privateIpAddressesSet>"
+            + "".join(
+                "<item>"
+                + text("privateIpAddress", a.get("PrivateIpAddress"))
+                + text("primary", str(bool(a.get("Primary"))).lower())
+                + "</item>"
+                for a in private
+            )
+            + "</privateIpAddressesSet><ipv6AddressesSet>"
+            + "".join(
+                "<item>" + text("ipv6Address", a.get("Ipv6Address")) + "</item>"
+                for a in eni.get("Ipv6Addresses") or []
+            )
+            + "</ipv6AddressesSet></item>"
+        )
+    body = (
+        '<DescribeNetworkInterfacesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+        f"<requestId>{uuid.uuid4()}</requestId><networkInterfaceSet>{''.join(items)}</networkInterfaceSet>"
+        "</DescribeNetworkInterfacesResponse>"
+    )
+    return AWSResponse(url, 200, {"Content-Type": "text/xml"}, MockRawResponse(body))
+
+
 def _json_response(data: dict[str, Any], url: str) -> AWSResponse:
     body = json.dumps(data, default=str)
     headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": str(uuid.uuid4())}
     return AWSResponse(url, 200, headers, MockRawResponse(body))
+
+
+@cache
+def _parse_definition(definition: str) -> Any:
+    return AmazonStateLanguageParser.parse(definition)[0]
+
+
+def _parsed_once(worker: Any) -> Any:
+    """moto parses the definition again for every execution (ANTLR, ~0.2 s). The parsed program
+    keeps no execution state (that lives in each execution's environment), so parse it once."""
+    return _parse_definition(worker._evaluation_details.state_machine_details.definition)
 
 
 @cache
@@ -213,10 +298,14 @@ class Simulation:
         self.recording = False
         self.handler_log_level = handler_log_level
         self._call_numbers: Counter[str] = Counter()
+        self._execution_threads: dict[str, list[threading.Thread]] = {}
+        self._interpreter_clients: dict[tuple[str, str], Any] = {}
+        self._random = random.Random(world.seed)  # noqa: S311 - repeatable fault draws, not secrets
         self._handler_lock = threading.RLock()
         self._stack = ExitStack()
         self._clients: dict[tuple[str, str], Any] = {}
         self._vpcs: dict[str, str] = {}
+        self._other_vpcs: dict[tuple[str, str], str] = {}
         self._subnets: dict[str, list[str]] = {}
         self.stack: StackModel | None = None
         self.state_machine_arn = ""
@@ -293,15 +382,17 @@ class Simulation:
                 env.program_state_event.wait(wait_seconds * sim.clock.scale)
             sim.clock.advance(wait_seconds)
 
-        class _RetryTime:
-            """Stands in for the ``time`` module inside moto's retrier: back-off on our clock."""
+        class _SimTime:
+            """Stands in for the ``time`` module where retries sleep: back-off on our clock."""
+
+            def __init__(self, kind: str, label: str) -> None:
+                self.kind, self.label = kind, label
 
             def __getattr__(self, name: str) -> Any:
                 return getattr(time, name)
 
-            @staticmethod
-            def sleep(seconds: float) -> None:
-                sim._timeline("retry", f"retry back-off {seconds:.1f} s", seconds=seconds)
+            def sleep(self, seconds: float) -> None:
+                sim._timeline(self.kind, f"{self.label} {seconds:.1f} s", seconds=seconds)
                 if sim.clock.scale > 0 and seconds > 0:
                     time.sleep(seconds * sim.clock.scale)
                 sim.clock.advance(seconds)
@@ -330,9 +421,13 @@ class Simulation:
             return original_stubber_call(stubber, event_name, request, **kwargs)
 
         patches: list[Any] = [
+            mock.patch.object(ExecutionWorker, "_get_evaluation_entrypoint", _parsed_once),
+            mock.patch.object(lambda_eval_utils, "boto_client_for", self._interpreter_client),
+            mock.patch.object(state_task_service_sns, "boto_client_for", self._interpreter_client),
             mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
             mock.patch.object(WaitFunction, "_wait_interval", wait_interval),
-            mock.patch.object(retrier_decl, "time", _RetryTime()),
+            mock.patch.object(retrier_decl, "time", _SimTime("retry", "retry back-off")),
+            mock.patch.object(botocore.endpoint, "time", _SimTime("sdk-retry", "SDK retry back-off")),
             mock.patch.object(EventManager, "_get_current_timestamp", staticmethod(self.clock.now)),
             mock.patch.object(EventManager, "_publish_history_event", publish),
             mock.patch.object(BotocoreStubber, "__call__", stubber_call),
@@ -340,6 +435,13 @@ class Simulation:
         ]
         for patch in patches:
             self._stack.enter_context(patch)
+
+    def _interpreter_client(self, region: str, service: str, state_credentials: Any = None) -> Any:
+        """moto's interpreter makes a new boto3 client for every Task (~20 ms): reuse them."""
+        key = (region, service)
+        if key not in self._interpreter_clients:
+            self._interpreter_clients[key] = boto_client.boto_client_for(region, service, state_credentials)
+        return self._interpreter_clients[key]
 
     # --- the world ------------------------------------------------------------------------------
     def client(self, service: str, account: str | None = None) -> Any:
@@ -371,6 +473,13 @@ class Simulation:
             ]
         return self._subnets[account]
 
+    def _named_vpc(self, account: str, name: str) -> str:
+        """A VPC of its own for target groups that name one (overlapping addresses, another host)."""
+        if (account, name) not in self._other_vpcs:
+            ec2 = self.client("ec2", account)
+            self._other_vpcs[(account, name)] = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        return self._other_vpcs[(account, name)]
+
     def _build_world(self) -> None:
         for lb in self.world.load_balancers:
             account = lb.account or self.account
@@ -385,6 +494,8 @@ class Simulation:
             )
         for group in self.world.target_groups:
             self._build_target_group(group)
+        for vpc_name in self.world.ec2.subnets.values():
+            self._named_vpc(self.account, vpc_name)
         sns = self.client("sns")
         sqs = self.client("sqs")
         self.queue_url = sqs.create_queue(QueueName="spotdrain-notices")["QueueUrl"]
@@ -400,12 +511,13 @@ class Simulation:
         account = group.account or self.account
         elbv2 = self.client("elbv2", account)
         self._network(account)
+        vpc = self._vpcs[account] if not group.vpc else self._named_vpc(account, group.vpc)
         kwargs: dict[str, Any] = {"Name": group.name, "TargetType": group.target_type}
         if group.target_type != "lambda":
             kwargs.update(
                 Protocol=group.protocol,
                 Port=group.port,
-                VpcId=self._vpcs[account],
+                VpcId=vpc,
                 IpAddressType=group.ip_address_type,
             )
         created = elbv2.create_target_group(**kwargs)["TargetGroups"][0]["TargetGroupArn"]
@@ -489,6 +601,14 @@ class Simulation:
                 Endpoint=self._queue_arn,
                 Attributes={"RawMessageDelivery": "false"},
             )
+        dynamodb = self.client("dynamodb")
+        for name, properties in self.stack.tables.items():
+            dynamodb.create_table(
+                TableName=name,
+                BillingMode=properties.get("BillingMode", "PAY_PER_REQUEST"),
+                AttributeDefinitions=properties["AttributeDefinitions"],
+                KeySchema=properties["KeySchema"],
+            )
         definition = substitute(self.stack.definition, self.stack.substitutions)
         sfn = self.client("stepfunctions")
         self.state_machine_arn = sfn.create_state_machine(
@@ -524,28 +644,154 @@ class Simulation:
             self._call_numbers[operation] += 1
             fault = self._fault_for(operation, self._call_numbers[operation])
             if fault is not None:
-                self.faults_injected[operation] += 1
-                self.api_calls[operation] += 1
-                self._timeline(
-                    "fault", f"{operation} → {fault.error} (injected)", operation=operation, error=fault.error
-                )
-                status = fault.status or ERROR_STATUS.get(fault.error, 400)
-                message = fault.message or f"{fault.error} (injected by the world file)"
-                return _error_response(service, fault.error, message, status, request.url)
+                return self._inject(fault, service, operation, request)
             self.api_calls[operation] += 1
             self._timeline("call", operation, operation=operation)
-        if service == "ecs" and parts[2] in {"DescribeTasks", "DescribeServices"}:
+        if service == "ecs" and parts[2] in {"DescribeTasks", "DescribeServices", "ListTasks"}:
             body = json.loads(request.body or b"{}")
             if parts[2] == "DescribeTasks":
                 return _json_response(self._describe_tasks(body), request.url)
+            if parts[2] == "ListTasks":
+                return _json_response(self._list_tasks(body), request.url)
             return _json_response(self._describe_services(body), request.url)
+        if operation == "ec2:DescribeNetworkInterfaces" and self.recording:
+            return _ec2_interfaces_response(self._network_interfaces(_query(request.body)), request.url)
+        if operation == "ec2:DescribeSubnets" and self.recording:
+            return self._describe_subnets(_query(request.body), request)
         return None
+
+    def _describe_subnets(self, query: dict[str, list[str]], request: Any) -> AWSResponse:
+        """The tasks' subnets (named in events) lie in the home VPC of the account asked, unless the
+        world's ec2.subnets puts them in a named VPC."""
+        account = str(request.headers.get(ACCOUNT_HEADER) or self.account)
+        self._network(account)
+        items = []
+        for subnet in (v for k, vs in query.items() if k.startswith("SubnetId.") for v in vs):
+            name = self.world.ec2.subnets.get(subnet)
+            vpc = self._named_vpc(account, name) if name else self._vpcs[account]
+            items.append(f"<item><subnetId>{escape(subnet)}</subnetId><vpcId>{escape(vpc)}</vpcId></item>")
+        body = (
+            '<DescribeSubnetsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+            f"<requestId>{uuid.uuid4()}</requestId><subnetSet>{''.join(items)}</subnetSet>"
+            "</DescribeSubnetsResponse>"
+        )
+        return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, MockRawResponse(body))
+
+    def _list_tasks(self, body: dict[str, Any]) -> dict[str, Any]:
+        """ECS ListTasks over the world's tasks: by cluster and desired status, paginated."""
+        cluster = str(body.get("cluster", "default"))
+        desired = str(body.get("desiredStatus", "RUNNING"))
+        arns = [
+            str(task.get("taskArn"))
+            for task in self._ecs_tasks
+            if cluster in {task.get("clusterArn"), str(task.get("clusterArn", "")).rsplit("/", 1)[-1]}
+            and str(task.get("desiredStatus", "RUNNING")) == desired
+        ]
+        size = int(body.get("maxResults") or 100)
+        start = int(body.get("nextToken") or 0)
+        answer: dict[str, Any] = {"taskArns": arns[start : start + size]}
+        if start + size < len(arns):
+            answer["nextToken"] = str(start + size)
+        return answer
+
+    def _world_interfaces(self) -> list[dict[str, Any]]:
+        """The world's network interfaces: listed ones, and the ENIs of live ECS tasks."""
+        interfaces = [dict(eni) for eni in self.world.ec2.network_interfaces]
+        for task in self._ecs_tasks:
+            if str(task.get("lastStatus", "")).upper() == "STOPPED":
+                continue
+            for attachment in task.get("attachments") or []:
+                if not isinstance(attachment, dict) or attachment.get("type") not in {
+                    "eni",
+                    "ElasticNetworkInterface",
+                }:
+                    continue
+                if str(attachment.get("status", "")).upper() in {"DELETED", "DETACHED", "PRECREATED"}:
+                    continue
+                details = {
+                    d.get("name"): d.get("value")
+                    for d in attachment.get("details") or []
+                    if isinstance(d, dict)
+                }
+                if not details.get("networkInterfaceId"):
+                    continue
+                account = arn_part(str(task.get("taskArn", "")), 4) or self.account
+                interfaces.append(
+                    {
+                        "NetworkInterfaceId": details["networkInterfaceId"],
+                        "SubnetId": details.get("subnetId"),
+                        "PrivateIpAddress": details.get("privateIPv4Address"),
+                        "Ipv6Addresses": [
+                            {"Ipv6Address": details[k]}
+                            for k in ("ipv6Address", "privateIPv6Address")
+                            if details.get(k)
+                        ],
+                        "Description": (
+                            f"arn:aws:ecs:{self.region}:{account}:attachment/{attachment.get('id')}"
+                        ),
+                        "InterfaceType": "interface",
+                        "Status": "in-use",
+                    }
+                )
+        return interfaces
+
+    def _network_interfaces(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """EC2 DescribeNetworkInterfaces over the world: the filters spotdrain uses."""
+        filters: dict[str, set[str]] = {}
+        for key, values in query.items():
+            if key.startswith("Filter.") and key.endswith(".Name"):
+                prefix = key.removesuffix("Name")
+                filters[values[0]] = {
+                    v for k, vs in query.items() if k.startswith(prefix + "Value.") for v in vs
+                }
+        ids = {v for k, vs in query.items() if k.startswith("NetworkInterfaceId.") for v in vs}
+
+        def matches(eni: dict[str, Any]) -> bool:
+            ipv4 = {eni.get("PrivateIpAddress")} | {
+                a.get("PrivateIpAddress") for a in eni.get("PrivateIpAddresses") or []
+            }
+            ipv6 = {canonical_ip(str(a.get("Ipv6Address"))) for a in eni.get("Ipv6Addresses") or []}
+            checks = {
+                "network-interface-id": {eni.get("NetworkInterfaceId")},
+                "subnet-id": {eni.get("SubnetId")},
+                "addresses.private-ip-address": ipv4,
+                "private-ip-address": ipv4,
+                "ipv6-addresses.ipv6-address": ipv6,
+            }
+            for name, values in filters.items():
+                have = checks.get(name)
+                if have is None:
+                    raise WorldError(
+                        f"the simulator does not model DescribeNetworkInterfaces filter {name!r}"
+                    )
+                wanted = {canonical_ip(v) for v in values} if name.startswith("ipv6") else set(values)
+                if not have & wanted:
+                    return False
+            return not ids or eni.get("NetworkInterfaceId") in ids
+
+        return [eni for eni in self._world_interfaces() if matches(eni)]
 
     def _fault_for(self, operation: str, number: int) -> WorldFault | None:
         for fault in self.world.faults:
-            if fault.operation == operation and fault.applies(number):
+            if fault.operation == operation and fault.applies(number, self._random.random):
                 return fault
         return None
+
+    def _inject(self, fault: WorldFault, service: str, operation: str, request: Any) -> AWSResponse:
+        self.faults_injected[operation] += 1
+        self.api_calls[operation] += 1
+        if fault.effect == "ignored":
+            self._timeline("fault", f"{operation} → success, no effect (injected)", operation=operation)
+            return _empty_response(service, operation.split(":", 1)[1], request.url)
+        error = str(fault.error)
+        self._timeline("fault", f"{operation} → {error} (injected)", operation=operation, error=error)
+        if error == "ReadTimeout":
+            raise ReadTimeoutError(endpoint_url=request.url)
+        if error == "ConnectTimeout":
+            raise ConnectTimeoutError(endpoint_url=request.url)
+        status = fault.status or ERROR_STATUS.get(error, 400)
+        message = fault.message or f"{error} (injected by the world file)"
+        return _error_response(service, error, message, status, request.url)
 
     def _describe_tasks(self, body: dict[str, Any]) -> dict[str, Any]:
         found, failures = self._answer(body, "tasks", self._ecs_tasks, "taskArn", "taskArn")
@@ -661,14 +907,17 @@ class Simulation:
     def start(self, event: Any, name: str | None = None) -> str:
         sfn = self.client("stepfunctions")
         self.recording = True
+        before = set(TMP_THREADS)
         try:
-            return str(
+            arn = str(
                 sfn.start_execution(
                     stateMachineArn=self.state_machine_arn,
                     name=name or f"sim-{uuid.uuid4().hex[:12]}",
                     input=json.dumps(event),
                 )["executionArn"]
             )
+            self._execution_threads[arn] = [t for t in TMP_THREADS if t not in before]
+            return arn
         except (ClientError, RecursionError, ValueError) as exc:
             raise WorldError(
                 f"the simulator could not start an execution with this event: {str(exc)[:200]}"
@@ -678,6 +927,9 @@ class Simulation:
         sfn = self.client("stepfunctions")
         limit = EXECUTION_TIMEOUT_REAL_SECONDS + 5000 * self.clock.scale  # the longest drain, scaled
         deadline = time.monotonic() + limit
+        if on_tick is None:  # nothing to show meanwhile: wait for the interpreter's thread itself
+            for thread in self._execution_threads.pop(execution_arn, []):
+                thread.join(max(0.0, deadline - time.monotonic()))
         while True:
             described = sfn.describe_execution(executionArn=execution_arn)
             if on_tick:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from spotdrain.aws import arn_part
+from spotdrain.models import EARLIEST, LATEST
 from spotdrain_cli import PROJECT_ROOT
-from spotdrain_cli.engine import Simulation, TimelineEntry
+from spotdrain_cli.engine import Simulation, TimelineEntry, known_regions
 from spotdrain_cli.world import World, load_world
 
 DEFAULT_EVENT = PROJECT_ROOT / "examples" / "events" / "spot-interruption-awsdocs-current.json"
@@ -71,8 +73,14 @@ def event_place(event: Any) -> tuple[str, str, datetime | None]:
                 if when.tzinfo is None:
                     when = when.replace(tzinfo=UTC)
                 break
-    if not (account.isdigit() and len(account) == 12):
+    if not (account.isascii() and account.isdigit() and len(account) == 12):
         account = FALLBACK_ACCOUNT
+    # A world can only be built in a region AWS has; an event naming another is still run (there,
+    # ParseEvent refuses it by name), and an implausible time does not set the clock.
+    if region not in known_regions():
+        region = FALLBACK_REGION
+    if when is not None and not EARLIEST <= when <= LATEST:
+        when = None
     return region, account, when
 
 
@@ -143,14 +151,38 @@ def format_entry(entry: TimelineEntry) -> str | None:
         return f"{stamp}    ✗ {entry.text}"
     if entry.kind == "failed":
         return f"{stamp}    ✗ failed: {entry.text[:200]}"
-    if entry.kind in {"wait", "retry"}:
+    if entry.kind in {"wait", "retry", "sdk-retry"}:
         return f"{stamp}    … {entry.text}"
     if entry.kind == "end":
         return f"{stamp}■ execution {entry.text}"
     return None
 
 
-def summarise(sim: Simulation, execution_arn: str, described: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Mark:
+    """The simulation's counters before an execution, so that its summary counts only its own."""
+
+    api_calls: Counter[str]
+    faults_injected: Counter[str]
+    deregistrations: int
+    timeline: int
+    seconds: float
+
+    @classmethod
+    def of(cls, sim: Simulation) -> Mark:
+        return cls(
+            Counter(sim.api_calls),
+            Counter(sim.faults_injected),
+            len(sim.elb.deregistrations),
+            len(sim.timeline),
+            sim.clock.elapsed,
+        )
+
+
+def summarise(
+    sim: Simulation, execution_arn: str, described: dict[str, Any], since: Mark | None = None
+) -> dict[str, Any]:
+    since = since or Mark(Counter(), Counter(), 0, 0, 0.0)
     history = sim.history(execution_arn)
     states: list[str] = []
     transitions = 0
@@ -191,7 +223,7 @@ def summarise(sim: Simulation, execution_arn: str, described: dict[str, Any]) ->
                 **({"availabilityZone": d.availability_zone} if d.availability_zone else {}),
                 "atSeconds": round(d.at, 3),
             }
-            for d in sim.elb.deregistrations
+            for d in sim.elb.deregistrations[since.deregistrations :]
         ],
         "targets_after": [
             {"targetGroupArn": arn, "targetGroup": name_of.get(arn), "targets": targets}
@@ -199,11 +231,12 @@ def summarise(sim: Simulation, execution_arn: str, described: dict[str, Any]) ->
         ],
         "transitions": transitions,
         "retries": retries,
+        "sdk_retries": sum(1 for entry in sim.timeline[since.timeline :] if entry.kind == "sdk-retry"),
         "lambda_invocations": lambda_invocations,
         "history_events": len(history),
-        "api_calls": dict(sorted(sim.api_calls.items())),
-        "faults_injected": dict(sorted(sim.faults_injected.items())),
-        "simulated_seconds": round(sim.clock.elapsed, 3),
+        "api_calls": dict(sorted((sim.api_calls - since.api_calls).items())),
+        "faults_injected": dict(sorted((sim.faults_injected - since.faults_injected).items())),
+        "simulated_seconds": round(sim.clock.elapsed - since.seconds, 3),
         "notifications": sim.notifications(),
         "output": output,
     }
@@ -235,6 +268,39 @@ def run(
         if printer:
             printer.flush(sim.timeline)
         return summarise(sim, arn, described)
+
+
+def run_sequence(
+    events: list[Any],
+    world: World,
+    *,
+    time_scale: float = 0.0,
+    names: list[str] | None = None,
+    handler_log_level: str = "WARNING",
+    start_delay_seconds: float = 0.0,
+) -> list[dict[str, Any]]:
+    """Run one execution per event, one after the other, in the same world (which keeps what
+    each execution did: deregistrations, the notice ledger). One summary per execution.
+
+    The simulated clock starts at the first event's time, plus ``start_delay_seconds`` (a late
+    delivery)."""
+    if not events:
+        return []
+    region, account, when = event_place(events[0])
+    results: list[dict[str, Any]] = []
+    with Simulation(
+        world,
+        region=region,
+        account=account,
+        start=(when or datetime.now(UTC)) + timedelta(seconds=start_delay_seconds),
+        time_scale=time_scale,
+        handler_log_level=handler_log_level,
+    ) as sim:
+        for index, event in enumerate(events):
+            since = Mark.of(sim)
+            arn = sim.start(event, name=names[index] if names else f"run-{index + 1}")
+            results.append(summarise(sim, arn, sim.wait(arn), since))
+    return results
 
 
 def readable_cause(cause: str) -> str:

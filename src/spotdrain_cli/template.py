@@ -69,6 +69,7 @@ class StackModel:
     functions: dict[str, FunctionSpec]
     topics: list[str]
     parameters: dict[str, str]
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> properties
 
 
 class _Resolver:
@@ -189,6 +190,8 @@ def stack_model(
         elif kind == "AWS::SNS::Topic":
             arns[logical_id] = f"arn:aws:sns:{region}:{account}:{logical_id}"
             topics.append(logical_id)
+        elif kind == "AWS::DynamoDB::Table":
+            arns[logical_id] = logical_id  # !Ref of a table is its name
         elif kind == STATE_MACHINE_TYPE:
             arns[logical_id] = f"arn:aws:states:{region}:{account}:stateMachine:{logical_id}"
     resolver = _Resolver(
@@ -229,6 +232,11 @@ def stack_model(
         functions=functions,
         topics=topics,
         parameters=flat,
+        tables={
+            logical_id: resolver.value(resource.get("Properties", {}))
+            for logical_id, resource in resources.items()
+            if resource.get("Type") == "AWS::DynamoDB::Table"
+        },
     )
 
 

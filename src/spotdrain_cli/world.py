@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +19,7 @@ from typing import Any, Literal
 import botocore.session
 import yaml
 from botocore.exceptions import UnknownServiceError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from spotdrain.config import ACCOUNT_ID
 
@@ -59,6 +60,7 @@ class WorldTargetGroup(_Strict):
     target_type: Literal["ip", "instance", "lambda", "alb"] = Field(default="ip", alias="targetType")
     ip_address_type: Literal["ipv4", "ipv6"] = Field(default="ipv4", alias="ipAddressType")
     deregistration_delay_seconds: int = Field(default=300, ge=0, le=3600, alias="deregistrationDelaySeconds")
+    vpc: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,32}$")  # another VPC, by name
     targets: list[WorldTarget] = Field(default_factory=list)
 
 
@@ -67,15 +69,38 @@ class WorldEcs(_Strict):
     services: list[dict[str, Any]] = Field(default_factory=list)
 
 
+TIMEOUT_ERRORS = frozenset({"ReadTimeout", "ConnectTimeout"})
+
+
+class WorldEc2(_Strict):
+    """Network interfaces as DescribeNetworkInterfaces returns them (NetworkInterfaceId, SubnetId,
+    PrivateIpAddress, Ipv6Addresses, Description, InterfaceType, ...), besides those of the ECS
+    tasks' ENI attachments, which the simulator derives by itself."""
+
+    network_interfaces: list[dict[str, Any]] = Field(default_factory=list, alias="networkInterfaces")
+    # subnet id -> the name of the VPC it lies in (a target group's ``vpc``); default: the home VPC
+    subnets: dict[str, str] = Field(default_factory=dict)
+
+
 class WorldFault(_Strict):
-    """Make an AWS operation fail: on given calls (1-based), the first N calls, or always."""
+    """Make an AWS operation fail, or silently do nothing.
+
+    Which calls: given call numbers (1-based), the first N calls, a random share of calls
+    (``rate``, drawn from the world's seeded generator, so a run is repeatable), or every call.
+    What happens: ``effect: error`` answers with ``error`` (an AWS error code; ``ReadTimeout`` or
+    ``ConnectTimeout`` make the call time out instead); ``effect: ignored`` answers success but
+    changes nothing (a deregistration that does not take effect), for operations that return
+    no data.
+    """
 
     operation: str = Field(pattern=r"^[a-z0-9-]+:[A-Za-z0-9]+$")
-    error: str
+    effect: Literal["error", "ignored"] = "error"
+    error: str | None = None
     message: str | None = None
     status: int | None = Field(default=None, ge=400, le=599)
     calls: list[int] | None = None
     times: int | None = Field(default=None, ge=1)
+    rate: float | None = Field(default=None, gt=0, le=1)
 
     @field_validator("calls")
     @classmethod
@@ -98,11 +123,31 @@ class WorldFault(_Strict):
             raise ValueError(f"{service} has no operation {operation!r}")
         return value
 
-    def applies(self, call_number: int) -> bool:
+    @model_validator(mode="after")
+    def _consistent(self) -> WorldFault:
+        chosen = [name for name in ("calls", "times", "rate") if getattr(self, name) is not None]
+        if len(chosen) > 1:
+            raise ValueError(f"choose the calls by one of calls, times or rate, not {' and '.join(chosen)}")
+        if self.effect == "error" and not self.error:
+            raise ValueError(
+                "an error fault needs 'error' (an AWS error code, or ReadTimeout/ConnectTimeout)"
+            )
+        if self.effect == "ignored":
+            if self.error:
+                raise ValueError("an ignored call answers success: drop 'error'")
+            service, operation = self.operation.split(":", 1)
+            output = _botocore().get_service_model(service).operation_model(operation).output_shape
+            if output is not None and output.members:
+                raise ValueError(f"{self.operation} returns data; only calls that return none can be ignored")
+        return self
+
+    def applies(self, call_number: int, draw: Callable[[], float]) -> bool:
         if self.calls is not None:
             return call_number in self.calls
         if self.times is not None:
             return call_number <= self.times
+        if self.rate is not None:
+            return draw() < self.rate
         return True
 
 
@@ -113,7 +158,9 @@ class World(_Strict):
     load_balancers: list[WorldLoadBalancer] = Field(default_factory=list, alias="loadBalancers")
     target_groups: list[WorldTargetGroup] = Field(default_factory=list, alias="targetGroups")
     ecs: WorldEcs = Field(default_factory=WorldEcs)
+    ec2: WorldEc2 = Field(default_factory=WorldEc2)
     faults: list[WorldFault] = Field(default_factory=list)
+    seed: int = 0  # of the generator that draws faults with a rate
 
     def check(self) -> None:
         for group in self.target_groups:
