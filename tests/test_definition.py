@@ -140,7 +140,7 @@ def test_tasks_retry_transient_errors_only_with_backoff_cap_and_full_jitter() ->
 
 
 def test_every_task_fails_into_the_failure_branch_keeping_the_error() -> None:
-    for name in ("ParseEvent", "ResolveTargets", "DeregisterTargets", "CheckDrain"):
+    for name in ("ResolveTargets", "DeregisterTargets", "CheckDrain"):
         (catch,) = states()[name]["Catch"]
         assert catch == {
             **catch,
@@ -148,6 +148,16 @@ def test_every_task_fails_into_the_failure_branch_keeping_the_error() -> None:
             "ResultPath": "$.error",
             "Next": "NotifyFailure",
         }
+    # ParseEvent's input is the raw event (up to 256 KB, maybe not an object): the error replaces
+    # it and a Pass state puts it at $.error, so the failure branch never overflows or breaks
+    (catch,) = states()["ParseEvent"]["Catch"]
+    assert catch == {**catch, "ErrorEquals": ["States.ALL"], "ResultPath": "$", "Next": "CaptureParseError"}
+    capture = states()["CaptureParseError"]
+    assert (capture["Type"], capture["Parameters"], capture["Next"]) == (
+        "Pass",
+        {"error.$": "$"},
+        "NotifyFailure",
+    )
     notify = states()["NotifyFailure"]
     assert notify["Resource"] == "arn:aws:states:::sns:publish"
     assert notify["Parameters"]["TopicArn"] == "${FailureTopicArn}"
@@ -156,13 +166,20 @@ def test_every_task_fails_into_the_failure_branch_keeping_the_error() -> None:
     assert notify["Catch"][0]["ResultPath"] != "$.error"
 
 
-def test_poll_loop_is_wait_check_route() -> None:
-    assert states()["DeregisterTargets"]["Next"] == "WaitForDrain"
+def test_poll_loop_is_wait_check_route_and_the_guard_can_stop_it() -> None:
+    skip = {"Variable": "$.outcome", "StringEquals": "SkippedIpReassigned", "Next": "SkippedIpReassigned"}
+    assert states()["DeregisterTargets"]["Next"] == "RouteDeregistration"
+    assert states()["RouteDeregistration"]["Choices"] == [skip]
+    assert states()["RouteDeregistration"]["Default"] == "WaitForDrain"
     assert states()["WaitForDrain"]["Next"] == "CheckDrain"
     assert states()["CheckDrain"]["Next"] == "RouteDrain"
     route = states()["RouteDrain"]
     assert route["Default"] == "WaitForDrain"
-    assert route["Choices"] == [{"Variable": "$.drain.status", "StringEquals": "drained", "Next": "Drained"}]
+    assert route["Choices"] == [
+        {"Variable": "$.drain.status", "StringEquals": "drained", "Next": "Drained"},
+        skip,
+    ]
+    assert states()["SkippedIpReassigned"]["Type"] == "Succeed"
 
 
 def test_definition_uses_no_jsonata_and_no_variables() -> None:
@@ -170,3 +187,35 @@ def test_definition_uses_no_jsonata_and_no_variables() -> None:
     assert "JSONata" not in text
     assert '"Assign"' not in text
     assert "QueryLanguage" not in text
+
+
+def worst_case_events(state: dict[str, Any]) -> int:
+    """History events a state can add on one visit with every retry taken (Standard workflows):
+    a Task 5 (entered, scheduled, started, succeeded, exited) + 3 per retry (failed, scheduled,
+    started); any other state 2 (entered, exited)."""
+    if state["Type"] != "Task":
+        return 2
+    return 5 + 3 * sum(int(retrier["MaxAttempts"]) for retrier in state.get("Retry", []))
+
+
+def test_worst_case_history_stays_far_below_the_service_limit() -> None:
+    """Whatever the target does, and with every retry taken, the loop cannot approach 25,000."""
+    from spotdrain.models import PollSettings
+
+    ceiling = PollSettings.model_fields["max_poll_attempts"].metadata
+    most_polls = next(m.le for m in ceiling if hasattr(m, "le"))
+    assert load_template()["Parameters"]["MaxPollAttempts"]["MaxValue"] == most_polls
+    all_states = states()
+    once = [
+        "ParseEvent",
+        "RouteEvent",
+        "ResolveTargets",
+        "RouteTargets",
+        "DeregisterTargets",
+        "RouteDeregistration",
+    ]
+    loop = ["WaitForDrain", "CheckDrain", "RouteDrain"]
+    ending = ["NotifyFailure", "Failed"]
+    total = 2 + sum(worst_case_events(all_states[name]) for name in once + ending)
+    total += most_polls * sum(worst_case_events(all_states[name]) for name in loop)
+    assert total < 25_000 // 2, total

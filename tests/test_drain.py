@@ -11,6 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 import spotdrain.clock
+import spotdrain.drain
 from spotdrain import check_drain as check_drain_handler
 from spotdrain import deregister_targets as deregister_targets_handler
 from spotdrain.aws import client
@@ -27,11 +28,13 @@ from spotdrain.models import (
     DrainProgress,
     DrainState,
     PollSettings,
+    PollState,
     RegisteredTargets,
     Target,
     TargetGroupInfo,
     TaskInfo,
 )
+from spotdrain.ownership import Ownership
 
 REGION = "us-east-1"
 TG = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/0123456789abcdef"
@@ -70,6 +73,18 @@ def resolved(targets: list[Target], delay: int = 30, settings: PollSettings = SE
 APP = Target(target_group_arn=TG, id="10.0.1.25", port=8080, state="healthy")
 ADMIN = Target(target_group_arn=TG, id="10.0.1.25", port=9090, state="healthy")
 OUTSIDE = Target(target_group_arn=TG2, id="10.0.1.25", port=443, availability_zone="all", state="healthy")
+
+
+@pytest.fixture(autouse=True)
+def owned() -> Iterator[mock.MagicMock]:
+    """The IP reuse guard proves ownership here; tests/test_ownership.py tests the guard itself."""
+    with mock.patch.object(spotdrain.drain, "check_ownership", return_value=Ownership(proof="test")) as guard:
+        yield guard
+
+
+def progress_of(state: DrainState) -> DrainProgress:
+    assert state.drain is not None, state.outcome
+    return state.drain
 
 
 @pytest.fixture
@@ -135,10 +150,10 @@ def test_deregister_sends_id_port_and_zone_per_target_group(elbv2: Stubber) -> N
         ("10.0.1.25", 9090),
         ("10.0.1.25", 443),
     ]
-    assert state.drain.status == "draining"
-    assert state.drain.next_wait_seconds == 5
-    assert state.drain.deadline == T0 + timedelta(seconds=120)
-    assert state.drain.expected_drained_at == T0 + timedelta(seconds=32)
+    assert progress_of(state).status == "draining"
+    assert progress_of(state).next_wait_seconds == 5
+    assert progress_of(state).deadline == T0 + timedelta(seconds=120)
+    assert progress_of(state).expected_drained_at == T0 + timedelta(seconds=32)
 
 
 def test_target_already_draining_is_not_deregistered_again(elbv2: Stubber) -> None:
@@ -146,14 +161,14 @@ def test_target_already_draining_is_not_deregistered_again(elbv2: Stubber) -> No
     with at(0):
         state = deregister_targets(resolved([draining]))
     assert state.deregistered == []
-    assert state.drain.draining == [draining]
+    assert progress_of(state).draining == [draining]
 
 
 def test_invalid_target_on_deregister_counts_as_already_gone(elbv2: Stubber) -> None:
     elbv2.add_client_error("deregister_targets", service_error_code="InvalidTarget", http_status_code=400)
     with at(0):
         state = deregister_targets(resolved([APP]))
-    assert state.drain.status == "draining"  # CheckDrain verifies it
+    assert progress_of(state).status == "draining"  # CheckDrain verifies it
 
 
 @pytest.mark.parametrize(
@@ -169,10 +184,10 @@ def test_deregister_failures_are_named(
 
 
 # --- CheckDrain -----------------------------------------------------------------------------------
-def draining_state(targets: list[Target], *, attempts: int = 0, delay: int = 30) -> DrainState:
+def draining_state(targets: list[Target], *, attempts: int = 0, delay: int = 30) -> PollState:
     """The loop state right after DeregisterTargets sent ``targets`` at T0."""
     base = resolved(targets, delay=delay)
-    return DrainState(
+    return PollState(
         **base.model_dump(exclude={"outcome"}),
         outcome="Registered",
         deregistered=targets,
@@ -197,9 +212,9 @@ def test_still_draining_waits_until_the_delay_should_be_over(elbv2: Stubber) -> 
     )
     with at(5):
         result = check_drain(state)
-    assert result.drain.status == "draining"
-    assert result.drain.attempts == 1
-    assert result.drain.next_wait_seconds == 25
+    assert progress_of(result).status == "draining"
+    assert progress_of(result).attempts == 1
+    assert progress_of(result).next_wait_seconds == 25
 
 
 @pytest.mark.parametrize(
@@ -214,16 +229,16 @@ def test_unused_or_absent_means_drained(elbv2: Stubber, answer: dict[str, Any]) 
     elbv2.add_response("describe_target_health", answer)
     with at(30):
         result = check_drain(state)
-    assert result.drain.status == "drained"
-    assert result.drain.draining == []
-    assert result.drain.drained_at == T0 + timedelta(seconds=30)
+    assert progress_of(result).status == "drained"
+    assert progress_of(result).draining == []
+    assert progress_of(result).drained_at == T0 + timedelta(seconds=30)
 
 
 def test_invalid_target_on_check_means_drained(elbv2: Stubber) -> None:
     state = draining_state([APP])
     elbv2.add_client_error("describe_target_health", service_error_code="InvalidTarget", http_status_code=400)
     with at(30):
-        assert check_drain(state).drain.status == "drained"
+        assert progress_of(check_drain(state)).status == "drained"
 
 
 def test_only_the_targets_still_draining_are_polled_next_time(elbv2: Stubber) -> None:
@@ -234,8 +249,8 @@ def test_only_the_targets_still_draining_are_polled_next_time(elbv2: Stubber) ->
     )
     with at(30):
         result = check_drain(state)
-    assert result.drain.status == "draining"
-    assert [(t.id, t.port) for t in result.drain.draining] == [("10.0.1.25", 9090)]
+    assert progress_of(result).status == "draining"
+    assert [(t.id, t.port) for t in progress_of(result).draining] == [("10.0.1.25", 9090)]
 
 
 @pytest.mark.parametrize(
@@ -245,9 +260,67 @@ def test_target_still_in_service_after_deregistration_is_never_drained(
     elbv2: Stubber, state_name: str, reason: str | None
 ) -> None:
     state = draining_state([APP])
+    # still in service: deregistered once more with the registration ELBv2 reports (zone too)
+    reported = health(("10.0.1.25", 8080, state_name, reason))
+    reported["TargetHealthDescriptions"][0]["Target"]["AvailabilityZone"] = "us-east-1a"
+    elbv2.add_response("describe_target_health", reported)
+    elbv2.add_response(
+        "deregister_targets",
+        {},
+        {
+            "TargetGroupArn": TG,
+            "Targets": [{"Id": "10.0.1.25", "Port": 8080, "AvailabilityZone": "us-east-1a"}],
+        },
+    )
+    with at(5):
+        second = check_drain(state)
+    assert second.outcome == "Registered"
+    assert [(t.id, t.port, t.availability_zone) for t in progress_of(second).retried] == [
+        ("10.0.1.25", 8080, "us-east-1a")
+    ]
+    assert progress_of(second).next_wait_seconds <= SETTINGS.poll_interval_seconds
+    # still in service after the second attempt: a named error, never "drained"
     elbv2.add_response("describe_target_health", health(("10.0.1.25", 8080, state_name, reason)))
-    with at(5), pytest.raises(DeregistrationIneffective, match=r"10\.0\.1\.25:8080"):
-        check_drain(state)
+    with at(10), pytest.raises(DeregistrationIneffective, match=r"second attempt.*10\.0\.1\.25:8080"):
+        check_drain(PollState.model_validate(second.dump()))
+
+
+def test_second_deregistration_that_works_ends_drained(elbv2: Stubber) -> None:
+    elbv2.add_response("describe_target_health", health(("10.0.1.25", 8080, "healthy", None)))
+    elbv2.add_response("deregister_targets", {})
+    with at(5):
+        second = check_drain(draining_state([APP]))
+    elbv2.add_response(
+        "describe_target_health", health(("10.0.1.25", 8080, "unused", "Target.NotRegistered"))
+    )
+    with at(10):
+        done = check_drain(PollState.model_validate(second.dump()))
+    assert (done.outcome, progress_of(done).status) == ("Drained", "drained")
+
+
+def test_still_in_service_at_the_deadline_is_not_deregistered_again(elbv2: Stubber) -> None:
+    elbv2.add_response("describe_target_health", health(("10.0.1.25", 8080, "healthy", None)))
+    with at(120), pytest.raises(DeregistrationIneffective, match="deadline passed"):
+        check_drain(draining_state([APP]))
+
+
+def test_second_deregistration_is_guarded_too(elbv2: Stubber, owned: mock.MagicMock) -> None:
+    """The healthy target may be a replacement task's that received the address: not touched."""
+    owned.return_value = Ownership(proof="EC2", reassigned="10.0.1.25 now held by eni-new")
+    elbv2.add_response("describe_target_health", health(("10.0.1.25", 8080, "healthy", None)))
+    with at(5):
+        result = check_drain(draining_state([APP]))
+    assert result.outcome == "SkippedIpReassigned"
+    assert "eni-new" in result.reason
+    # the Stubber holds no DeregisterTargets response: a deregistration would have failed
+
+
+def test_deregister_nothing_when_the_address_was_reassigned(elbv2: Stubber, owned: mock.MagicMock) -> None:
+    owned.return_value = Ownership(proof="EC2", reassigned="10.0.1.25 now held by eni-new")
+    with at(2):
+        result = deregister_targets(resolved([APP, ADMIN]))
+    assert (result.outcome, result.drain, result.deregistered) == ("SkippedIpReassigned", None, [])
+    assert "nothing deregistered" in result.reason
 
 
 def test_drain_past_the_deadline_is_a_named_timeout(elbv2: Stubber) -> None:
@@ -269,7 +342,7 @@ def test_handler_round_trips_the_state(elbv2: Stubber, lambda_context: Any) -> N
     elbv2.add_response("describe_target_health", health(("10.0.1.25", 8080, "draining", None)))
     with at(5):
         output = check_drain_handler.handler(state.dump(), lambda_context)
-    assert DrainState.model_validate(output).drain.attempts == 1
+    assert progress_of(DrainState.model_validate(output)).attempts == 1
 
 
 def test_deregister_handler_returns_the_loop_state(elbv2: Stubber, lambda_context: Any) -> None:
@@ -300,8 +373,8 @@ def test_invalid_target_for_a_group_asks_each_target_alone(elbv2: Stubber) -> No
     elbv2.add_client_error("describe_target_health", service_error_code="InvalidTarget", http_status_code=400)
     with at(10):
         result = check_drain(state)
-    assert result.drain.status == "draining"
-    assert [(t.id, t.port) for t in result.drain.draining] == [("10.0.1.25", 8080)]
+    assert progress_of(result).status == "draining"
+    assert [(t.id, t.port) for t in progress_of(result).draining] == [("10.0.1.25", 8080)]
 
 
 def test_drained_state_says_so_in_its_outcome(elbv2: Stubber) -> None:
@@ -321,7 +394,7 @@ def test_unhealthy_draining_is_draining(elbv2: Stubber) -> None:
     elbv2.add_response("describe_target_health", health(("10.0.1.25", 8080, "unhealthy.draining", None)))
     with at(5):
         result = check_drain(state)
-    assert result.drain.status == "draining"
+    assert progress_of(result).status == "draining"
 
 
 @pytest.mark.parametrize(
@@ -352,3 +425,23 @@ def test_no_deregistration_after_the_deadline(elbv2: Stubber) -> None:
     belong to another task by now (no DeregisterTargets call is stubbed: none may be made)."""
     with at(121), pytest.raises(StaleNotice, match="after the drain deadline"):
         deregister_targets(resolved([APP]))
+
+
+@pytest.mark.parametrize(
+    ("protocol", "delay", "first_wait"),
+    [
+        ("TCP", 30, 30),  # NLB: drains for the whole delay; the first look is when it should be over
+        ("TLS", 300, 118),  # ... but never past the deadline (120 s after the notice)
+        ("HTTP", 30, 5),  # ALB: a target without in-flight requests is done at once: probe early
+        ("HTTPS", 3, 3),  # ... no later than the delay itself
+    ],
+)
+def test_first_wait_follows_the_groups_delay_and_the_time_left(
+    elbv2: Stubber, protocol: str, delay: int, first_wait: int
+) -> None:
+    request = resolved([APP], delay=delay)
+    groups = [group.model_copy(update={"protocol": protocol}) for group in request.target_groups]
+    elbv2.add_response("deregister_targets", {})
+    with at(2):
+        state = deregister_targets(request.model_copy(update={"target_groups": groups}))
+    assert progress_of(state).next_wait_seconds == first_wait

@@ -13,8 +13,8 @@ from botocore.stub import Stubber
 from spotdrain import resolve_targets as resolve_targets_handler
 from spotdrain.aws import account_of, client
 from spotdrain.config import Config, load_config
-from spotdrain.errors import AwsResourceNotFound, InvalidConfiguration, InvalidEvent
-from spotdrain.models import Interruption, PollSettings, TaskInfo
+from spotdrain.errors import AwsResourceNotFound, InvalidConfiguration, InvalidEvent, TooManyRegistrations
+from spotdrain.models import MAX_REGISTRATIONS, Interruption, PollSettings, TaskInfo
 from spotdrain.targets import resolve_targets
 
 REGION = "us-east-1"
@@ -278,7 +278,9 @@ def test_explicit_groups_are_described_in_batches() -> None:
             Config(target_group_arns=tuple(arns), use_service_load_balancers=False),
         )
         stub.assert_no_pending_responses()
-    assert len(result.skipped) == 25
+    # all 25 were described (two batches); the output lists the first 20 and counts them all
+    assert len(result.skipped) == 20
+    assert "25 candidate(s) skipped, see 'skipped' (the first 20 are listed)" in result.reason
 
 
 def test_load_balancer_groups_follow_every_page() -> None:
@@ -304,3 +306,30 @@ def test_load_balancer_groups_follow_every_page() -> None:
         )
         stub.assert_no_pending_responses()
     assert [s.arn for s in result.skipped] == [tg_arn(1), tg_arn(2)]
+
+
+def test_more_registrations_than_one_execution_handles_is_refused_by_name() -> None:
+    """Step outputs stay far below the 256 KB payload limit: a task registered more than
+    MAX_REGISTRATIONS times is refused before anything is touched, not half-handled."""
+    arn = tg_arn(1)
+    listing = {
+        "TargetHealthDescriptions": [
+            {"Target": {"Id": "10.0.1.25", "Port": 1000 + i}, "TargetHealth": {"State": "healthy"}}
+            for i in range(MAX_REGISTRATIONS + 1)
+        ]
+    }
+    with Stubber(client("elbv2", REGION)) as stub:
+        stub.add_response(
+            "describe_target_groups",
+            {"TargetGroups": [{"TargetGroupArn": arn, "TargetType": "ip", "Port": 80}]},
+            {"TargetGroupArns": [arn]},
+        )
+        stub.add_response("describe_target_health", listing, {"TargetGroupArn": arn})
+        stub.add_response(
+            "describe_target_group_attributes",
+            {"Attributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}]},
+        )
+        with pytest.raises(TooManyRegistrations, match=f"registered {MAX_REGISTRATIONS + 1} times"):
+            resolve_targets(
+                interruption(service=None), Config(target_group_arns=(arn,), use_service_load_balancers=False)
+            )

@@ -1,8 +1,13 @@
 """Lazily created boto3 clients, one per (service, region), and AWS error classification.
 
 Clients are created on first use in the region the *event* names, never at import time, so a cold
-start pays only for the clients a step really uses. Client-side retries are off: the workflow owns
-retries (visible in the execution history, with backoff and full jitter, bounded by the ASL).
+start pays only for the clients a step really uses.
+
+Retries happen at two levels. The SDK retries a throttled or failed call twice in-process
+(botocore "standard" mode: exponential backoff with full jitter), which absorbs brief blips
+without a state transition. A failure that outlasts that reaches the handler as a named error
+(AwsThrottled, AwsUnavailable) that the workflow retries, visibly in the execution history, with
+backoff, full jitter and MaxDelaySeconds (statemachine/drain.asl.json).
 """
 
 from __future__ import annotations
@@ -37,8 +42,10 @@ from spotdrain.errors import (
     SpotDrainError,
 )
 
+SDK_ATTEMPTS = 3  # per call, in-process; the workflow's Retry comes on top
+
 _CONFIG = Config(
-    retries={"total_max_attempts": 1, "mode": "standard"},
+    retries={"total_max_attempts": SDK_ATTEMPTS, "mode": "standard"},
     connect_timeout=3,
     read_timeout=10,
 )

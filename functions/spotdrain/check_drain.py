@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from spotdrain import clock
 from spotdrain.drain import check_drain
-from spotdrain.models import DrainState
+from spotdrain.models import PollState
 from spotdrain.observability import logger, metrics, tracer
 from spotdrain.steps import correlate, validate
 
@@ -18,11 +18,14 @@ from spotdrain.steps import correlate, validate
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = validate(DrainState, event, "CheckDrain")
+    request = validate(PollState, event, "CheckDrain")
     correlate("CheckDrain", request.execution, request.task)
     result = check_drain(request)
-    drain = result.drain
-    if drain.status == "drained" and drain.drained_at is not None:
+    drain = result.drain or request.drain
+    if result.outcome == "SkippedIpReassigned":
+        metrics.add_metric(name="SkippedIpReassigned", unit=MetricUnit.Count, value=1)
+        logger.warning("address reassigned, drain abandoned", extra={"reason": result.reason})
+    elif drain.status == "drained" and drain.drained_at is not None:
         seconds = (drain.drained_at - drain.deregistered_at).total_seconds()
         margin = (drain.deadline - clock.now()).total_seconds()
         metrics.add_metric(name="DrainSeconds", unit=MetricUnit.Seconds, value=seconds)

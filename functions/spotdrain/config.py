@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from spotdrain.errors import InvalidConfiguration
 
 TARGET_GROUP_ARN = re.compile(
-    r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$"
+    r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$"
 )
 LOAD_BALANCER_ARN = re.compile(
-    r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/(app|net|gwy)/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$"
+    r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:loadbalancer/(app|net|gwy)/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$"
 )
 TRUE = {"true", "1", "yes"}
 FALSE = {"false", "0", "no", ""}
@@ -45,14 +45,34 @@ class Config:
         return bool(self.target_group_arns or self.load_balancer_arns or self.use_service_load_balancers)
 
 
-ACCOUNT_ID = re.compile(r"^\d{12}$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# ASCII digits only, and matched whole (fullmatch): "$" alone would accept a trailing newline.
+ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+TASK_ARN = re.compile(
+    r"^arn:(aws[a-z-]*):ecs:([a-z0-9-]+):([0-9]{12}):task/(?:[A-Za-z0-9_-]{1,255}/)?[A-Za-z0-9-]{1,64}$"
+)
+CLUSTER_ARN = re.compile(r"^arn:(aws[a-z-]*):ecs:([a-z0-9-]+):([0-9]{12}):cluster/[A-Za-z0-9_-]{1,255}$")
+
+
+def partition_for_region(region: str) -> str:
+    """The ARN partition a region belongs to."""
+    for prefix, partition in (
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-isof-", "aws-iso-f"),
+    ):
+        if region.startswith(prefix):
+            return partition
+    return "aws"
 
 
 def _env_list(name: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
     raw = os.environ.get(name, "")
     items = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
-    bad = [item for item in items if not pattern.match(item)]
+    bad = [item for item in items if not pattern.fullmatch(item)]
     if bad:
         raise InvalidConfiguration(f"{name} has values of the wrong form: {bad}")
     return items

@@ -20,6 +20,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = validate(RegisteredTargets, event, "DeregisterTargets")
     correlate("DeregisterTargets", request.execution, request.task)
     result = deregister_targets(request)
+    if result.drain is None:
+        metrics.add_metric(name="SkippedIpReassigned", unit=MetricUnit.Count, value=1)
+        logger.warning("address reassigned, nothing deregistered", extra={"reason": result.reason})
+        return result.dump()
     metrics.add_metric(name="TargetsDeregistered", unit=MetricUnit.Count, value=len(result.deregistered))
     logger.info(
         "targets deregistered",

@@ -1,10 +1,16 @@
 """DeregisterTargets' and CheckDrain's logic, and how long to wait between polls.
 
-Waiting: the first check comes after a short probe interval (a target with no open connections
-finishes draining at once), then the loop sleeps until the deregistration delay of the slowest
-target group should have elapsed, then polls at the configured interval. Every wait is clamped so
-that no check is scheduled past the deadline (event time + drain deadline). So the number of
-polls is flat in the deregistration delay instead of growing with it.
+Waiting follows the target groups' deregistration delay and the time left, not a fixed interval:
+
+- the first check comes when the slowest group's delay should be over, except that an
+  Application Load Balancer's group (HTTP/HTTPS) is probed after ``PollIntervalSeconds`` first:
+  an ALB completes the deregistration of a target with no in-flight requests at once, without
+  waiting for the delay (ELBv2 documentation), while a Network Load Balancer waits it out;
+- once the delay should be over, polls come every ``PollIntervalSeconds``;
+- every wait is clamped so that no check is scheduled past the deadline (the notice's time plus
+  ``DrainDeadlineSeconds``), and the loop ends after ``MaxPollAttempts`` checks.
+
+So the number of polls is flat in the deregistration delay instead of growing with it.
 """
 
 from __future__ import annotations
@@ -17,9 +23,22 @@ from typing import Any
 from spotdrain import clock
 from spotdrain.aws import account_of, aws_errors, client
 from spotdrain.errors import DeregistrationIneffective, DrainTimeout, StaleNotice
-from spotdrain.models import DrainProgress, DrainState, PollSettings, RegisteredTargets, Target
+from spotdrain.models import (
+    DrainProgress,
+    DrainState,
+    PollSettings,
+    PollState,
+    RegisteredTargets,
+    Target,
+    TaskInfo,
+    canonical_ip,
+)
+from spotdrain.ownership import Ownership, check_ownership
 
 DEREGISTER_BATCH = 500
+# ALB target groups: a target with no in-flight requests finishes draining at once. A group whose
+# protocol is unknown is treated the same way (an early look costs one poll).
+EARLY_COMPLETING_PROTOCOLS = frozenset({"HTTP", "HTTPS"})
 DRAINING = "draining"
 
 
@@ -43,10 +62,13 @@ def next_wait_seconds(
     expected_drained_at: datetime,
     deadline: datetime,
     settings: PollSettings,
+    early_probe: bool = True,
 ) -> int:
     """Seconds until the next check: no sooner than useful, never past the deadline, at least 1."""
     interval = settings.poll_interval_seconds
-    probe_at = min(deregistered_at + timedelta(seconds=interval), expected_drained_at)
+    probe_at = expected_drained_at
+    if early_probe:
+        probe_at = min(deregistered_at + timedelta(seconds=interval), expected_drained_at)
     if now < probe_at:
         wait = _seconds(probe_at - now)  # early probe: no connections left means drained at once
     elif now < expected_drained_at:
@@ -71,30 +93,56 @@ def _api_target(target: Target) -> dict[str, Any]:
     return item
 
 
-def deregister_targets(request: RegisteredTargets) -> DrainState:
-    """Deregister every registration (Id and Port, and zone where needed), idempotently."""
-    region = request.task.region
-    deadline = request.task.event_time + timedelta(seconds=request.settings.drain_deadline_seconds)
+def deadline_of(task: TaskInfo, settings: PollSettings) -> datetime:
+    """When the task is expected to be gone: the notice's time plus the drain deadline."""
+    return task.event_time + timedelta(seconds=settings.drain_deadline_seconds)
+
+
+def guarded_deregister(task: TaskInfo, targets: list[Target], deadline: datetime) -> Ownership:
+    """Deregister ``targets`` (Id and Port, and zone where needed) if, and only if, the task's
+    addresses are still its own. Every deregistration of the workflow goes through here."""
     if clock.now() > deadline:
         raise StaleNotice(
             f"not deregistering after the drain deadline {deadline.isoformat()}: task "
-            f"{request.task.task_arn} is gone by now and its address may belong to another task"
+            f"{task.task_arn} is gone by now and its address may belong to another task"
         )
-    sent: list[Target] = []
-    for group_arn, group_targets in _by_group(request.targets).items():
-        elbv2 = client("elbv2", region, account_of(group_arn))
-        pending = [target for target in group_targets if not is_draining(target.state)]
-        for start in range(0, len(pending), DEREGISTER_BATCH):
-            batch = pending[start : start + DEREGISTER_BATCH]
+    ownership = check_ownership(task)
+    if ownership.reassigned or not targets:
+        return ownership
+    for group_arn, group_targets in _by_group(targets).items():
+        elbv2 = client("elbv2", task.region, account_of(group_arn))
+        for start in range(0, len(group_targets), DEREGISTER_BATCH):
+            batch = group_targets[start : start + DEREGISTER_BATCH]
             # AWS answers success for a target that is not registered; InvalidTarget means it
             # is not there (any more). Either way CheckDrain verifies the result explicitly.
             with aws_errors("elbv2:DeregisterTargets", tolerate=INVALID_TARGET):
                 elbv2.deregister_targets(TargetGroupArn=group_arn, Targets=[_api_target(t) for t in batch])
-            sent.extend(batch)
+    return ownership
+
+
+def skipped(request: DrainState | RegisteredTargets, ownership: Ownership) -> DrainState:
+    """The outcome when the task's address now belongs to someone else: nothing more is touched."""
+    return DrainState(
+        **request.model_dump(exclude={"outcome", "reason"}),
+        outcome="SkippedIpReassigned",
+        reason=f"{ownership.reassigned}; nothing deregistered (IP reuse guard: {ownership.proof})",
+    )
+
+
+def deregister_targets(request: RegisteredTargets) -> DrainState:
+    """Deregister every registration not already draining, behind the IP reuse guard."""
+    deadline = deadline_of(request.task, request.settings)
+    sent = [target for target in request.targets if not is_draining(target.state)]
+    ownership = guarded_deregister(request.task, sent, deadline)
+    if ownership.reassigned:
+        return skipped(request, ownership)
 
     now = clock.now()
+    sent_groups = {t.target_group_arn for t in sent}
+    groups = [g for g in request.target_groups if g.arn in sent_groups]
+    early_probe = any((g.protocol or "HTTP") in EARLY_COMPLETING_PROTOCOLS for g in groups)
     if sent:
-        delay = max((g.deregistration_delay_seconds for g in request.target_groups), default=0)
+        delay = max((g.deregistration_delay_seconds for g in groups), default=0)
         expected = now + timedelta(seconds=delay)
     else:
         # Every target was already draining (ECS deregistered it first): when that started is
@@ -109,6 +157,7 @@ def deregister_targets(request: RegisteredTargets) -> DrainState:
             expected_drained_at=expected,
             deadline=deadline,
             settings=request.settings,
+            early_probe=early_probe,
         ),
         deregistered_at=now,
         expected_drained_at=expected,
@@ -116,15 +165,17 @@ def deregister_targets(request: RegisteredTargets) -> DrainState:
         draining=list(request.targets),
     )
     return DrainState(
-        **request.model_dump(exclude={"outcome"}),
+        **request.model_dump(exclude={"outcome", "reason"}),
         outcome="Registered",
+        reason=f"{request.reason}; ownership: {ownership.proof}",
         deregistered=sent,
         drain=progress,
     )
 
 
 def target_states(targets: list[Target], region: str) -> list[tuple[Target, str, str | None]]:
-    """(target, state, reason) from DescribeTargetHealth with the explicit targets.
+    """(target, state, reason) from DescribeTargetHealth with the explicit targets; the target
+    carries the zone ELBv2 reports for the registration.
 
     InvalidTarget means a target is not registered (any more); when several targets were asked
     for at once, each is asked again alone, so that one gone target cannot hide another that is
@@ -145,38 +196,72 @@ def target_states(targets: list[Target], region: str) -> list[tuple[Target, str,
                 for target in group_targets:
                     result.extend(target_states([target], region))
             continue
-        seen: dict[tuple[str, int], tuple[str, str | None]] = {}
+        seen: dict[tuple[str, int], tuple[str, str | None, str | None]] = {}
         for description in response.get("TargetHealthDescriptions", []):
             api_target = description.get("Target", {})
             health = description.get("TargetHealth", {})
             key = (api_target.get("Id"), int(api_target.get("Port", 0)))
-            seen[key] = (health.get("State", "unused"), health.get("Reason"))
-        for target in group_targets:
-            state, reason = seen.get((target.id, target.port), ("unused", "absent"))
-            result.append((target, state, reason))
+            seen[key] = (
+                health.get("State", "unused"),
+                health.get("Reason"),
+                api_target.get("AvailabilityZone"),
+            )
+        for asked in group_targets:
+            state, reason, zone = seen.get((asked.id, asked.port), ("unused", "absent", None))
+            reported = asked.model_copy(update={"availability_zone": zone}) if zone else asked
+            result.append((reported, state, reason))
     return result
 
 
-def check_drain(request: DrainState) -> DrainState:
-    """One poll: drained, still draining (compute the next wait), or a named error."""
-    progress = request.drain
+def _is_gone(state: str, reason: str | None) -> bool:
+    return state == "unused" and reason in {GONE_REASON, "absent", "InvalidTarget"}
+
+
+def _listing(items: list[tuple[Target, str, str | None]]) -> str:
+    return ", ".join(
+        f"{t.id}:{t.port} in {t.target_group_arn} is {state}" + (f" ({reason})" if reason else "")
+        for t, state, reason in items
+    )
+
+
+def _key(target: Target) -> tuple[str, str, int]:
+    return (target.target_group_arn, canonical_ip(target.id) or target.id, target.port)
+
+
+def check_drain(request: PollState) -> DrainState:
+    """One poll: drained, still draining (compute the next wait), or a named error.
+
+    A target still in service (healthy, or ``unused`` because not in use) after its
+    deregistration means the call did not take effect: it is deregistered once more with the
+    exact registration ELBv2 reports (id, port, zone), behind the IP reuse guard, and polled
+    again; if it is still in service after that, DeregistrationIneffective.
+    """
+    # The deadline is recomputed from the notice, never taken from the input: a forged or stale
+    # loop state cannot extend the drain or re-enable deregistration after the task is gone.
+    deadline = min(request.drain.deadline, deadline_of(request.task, request.settings))
+    progress = request.drain.model_copy(update={"deadline": deadline})
     states = target_states(progress.draining, request.task.region)
     now = clock.now()
     ineffective = [
         (t, state, reason)
         for t, state, reason in states
-        if not is_draining(state)
-        and not (state == "unused" and reason in {GONE_REASON, "absent", "InvalidTarget"})
+        if not is_draining(state) and not _is_gone(state, reason)
     ]
-    if ineffective:
-        listing = ", ".join(
-            f"{t.id}:{t.port} in {t.target_group_arn} is {state}" + (f" ({reason})" if reason else "")
-            for t, state, reason in ineffective
-        )
+    retried_keys = {_key(t) for t in progress.retried}
+    twice = [item for item in ineffective if _key(item[0]) in retried_keys]
+    if twice or (ineffective and now >= progress.deadline):
         raise DeregistrationIneffective(
-            f"deregistration did not take effect, target(s) still in service: {listing}"
+            "deregistration did not take effect"
+            + (" after a second attempt with the exact registration" if twice else " (deadline passed)")
+            + f", target(s) still in service: {_listing(twice or ineffective)}"
         )
-    still = [t for t, state, _ in states if is_draining(state)]
+    again = [t for t, _, _ in ineffective]
+    if again:
+        ownership = guarded_deregister(request.task, again, progress.deadline)
+        if ownership.reassigned:
+            return skipped(request, ownership)
+        progress = progress.model_copy(update={"retried": [*progress.retried, *again]})
+    still = [t for t, state, _ in states if is_draining(state)] + again
     attempts = progress.attempts + 1
     if not still:
         done = progress.model_copy(
@@ -208,5 +293,7 @@ def check_drain(request: DrainState) -> DrainState:
         deadline=progress.deadline,
         settings=request.settings,
     )
+    if again:  # look again soon: the second deregistration should show as draining at once
+        wait = max(1, min(wait, request.settings.poll_interval_seconds))
     updated = progress.model_copy(update={"attempts": attempts, "next_wait_seconds": wait, "draining": still})
     return request.model_copy(update={"drain": updated})

@@ -70,6 +70,11 @@ class StaleNotice(SpotDrainError):
     redrive): the task is gone by then and its address may belong to another task."""
 
 
+class TooManyRegistrations(SpotDrainError):
+    """The task is registered more times than one execution handles (models.MAX_REGISTRATIONS):
+    refused before anything is deregistered, rather than handled in part."""
+
+
 class DrainTimeout(SpotDrainError):
     """Targets were deregistered but had not finished draining by the deadline or attempt limit."""
 

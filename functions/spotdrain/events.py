@@ -13,10 +13,10 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from spotdrain import clock
+from spotdrain import clock, ledger
 from spotdrain.aws import arn_part, aws_errors, client
 from spotdrain.config import ACCOUNT_ID as ACCOUNT
-from spotdrain.config import REGION, load_config
+from spotdrain.config import CLUSTER_ARN, REGION, TASK_ARN, load_config, partition_for_region
 from spotdrain.errors import AccountOrRegionNotAllowed, InvalidEvent
 from spotdrain.models import ParsedEvent, ParseEventInput, PollSettings, TaskInfo
 
@@ -39,7 +39,9 @@ IPV6_DETAIL_NAMES = frozenset({"ipv6Address", "privateIPv6Address"})
 
 # --- parser models (Powertools parser + pydantic) -----------------------------------------------
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    """Unknown keys are kept (AWS adds fields); known ones only under their AWS (camelCase) names."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 class AttachmentDetail(_Lenient):
@@ -79,7 +81,7 @@ class EcsTaskDetail(_Lenient):
     availability_zone: str | None = Field(default=None, alias="availabilityZone")
     attachments: list[Attachment] = Field(default_factory=list)
     containers: list[Container] = Field(default_factory=list)
-    version: int | None = None
+    version: int | None = Field(default=None, ge=0, le=2**53)
     stopping_at: datetime | None = Field(default=None, alias="stoppingAt")
     updated_at: datetime | None = Field(default=None, alias="updatedAt")
 
@@ -125,8 +127,20 @@ def place(event: EcsTaskStateChangeEvent, detail: EcsTaskDetail) -> tuple[str, s
             "cannot tell the task's region and account: the event has no 'region'/'account' "
             f"and taskArn {short(detail.task_arn, 80)!r} is not an ARN"
         )
-    if not REGION.match(region) or not ACCOUNT.match(account):
+    if not REGION.fullmatch(region) or not ACCOUNT.fullmatch(account):
         raise InvalidEvent(f"region {short(region, 40)!r} / account {short(account, 40)!r} are not AWS ones")
+    for name, arn, pattern in (
+        ("taskArn", detail.task_arn, TASK_ARN),
+        ("clusterArn", detail.cluster_arn, CLUSTER_ARN),
+    ):
+        match = pattern.fullmatch(arn)
+        if match is None:
+            raise InvalidEvent(f"{name} {short(arn, 80)!r} is not an ECS {name.removesuffix('Arn')} ARN")
+        partition = partition_for_region(region)
+        if match.group(1) != partition:
+            raise InvalidEvent(
+                f"{name} is in partition {match.group(1)!r}, but region {region} is in {partition!r}"
+            )
     for name, arn in (("task", detail.task_arn), ("cluster", detail.cluster_arn)):
         arn_region, arn_account = arn_part(arn, 3), arn_part(arn, 4)
         if (arn_region and arn_region != region) or (arn_account and arn_account != account):
@@ -172,6 +186,9 @@ def _one_address(found: list[str], family: int, where: str) -> list[str]:
             raise InvalidEvent(f"{where}: {short(raw, 60)!r} is not an IP address") from None
         if parsed.version != family:
             raise InvalidEvent(f"{where}: {short(raw, 60)!r} is not an IPv{family} address")
+        special = special_address(parsed)
+        if special:
+            raise InvalidEvent(f"{where}: {short(raw, 60)!r} is a {special} address, not a task's")
         distinct.setdefault(str(parsed), raw)
     if len(distinct) > 1:
         raise InvalidEvent(
@@ -179,6 +196,14 @@ def _one_address(found: list[str], family: int, where: str) -> list[str]:
             "an awsvpc task has one, so spotdrain will not guess which is the task's"
         )
     return list(distinct.values())
+
+
+def special_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What kind of address no awsvpc task is given (loopback, link-local, ...), or None."""
+    for kind in ("unspecified", "loopback", "link_local", "multicast", "reserved"):
+        if getattr(address, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return None
 
 
 def eni_addresses(detail: EcsTaskDetail) -> tuple[str | None, list[str], list[str]]:
@@ -213,6 +238,16 @@ def eni_addresses(detail: EcsTaskDetail) -> tuple[str | None, list[str], list[st
                 if nic.ipv6_address:
                     ipv6.append(nic.ipv6_address)
     return eni_id, _one_address(ipv4, 4, where), _one_address(ipv6, 6, where)
+
+
+def eni_location(detail: EcsTaskDetail) -> tuple[str | None, str | None]:
+    """(attachment id, subnet id) of the task's ENI attachment, for the IP reuse guard."""
+    for attachment in detail.attachments:
+        if attachment.type in ENI_ATTACHMENT_TYPES:
+            subnet = next((d.value for d in attachment.details if d.name == "subnetId" and d.value), None)
+            attachment_id = attachment.model_extra.get("id") if attachment.model_extra else None
+            return (attachment_id if isinstance(attachment_id, str) else None), subnet
+    return None, None
 
 
 def eni_released(detail: EcsTaskDetail) -> bool:
@@ -297,15 +332,17 @@ def complete_from_ecs(
             "group": detail.group or full.group,
             "availability_zone": detail.availability_zone or full.availability_zone,
             "last_status": full.last_status or detail.last_status,
+            "attachments": full.attachments or detail.attachments,
         }
     )
     return merged, eni_id, ipv4, ipv6
 
 
 def parse_interruption(request: ParseEventInput) -> ParsedEvent:
-    """The whole ParseEvent step: validate, decide, extract, fall back to DescribeTasks."""
+    """The whole ParseEvent step: validate, decide, extract, fall back to DescribeTasks, and
+    claim the notice in the ledger (a notice already handled ends ``AlreadyHandled``)."""
     try:
-        return _parse(request)
+        parsed = _parse(request)
     except NotActionable as ending:
         return ParsedEvent(
             outcome=ending.outcome,
@@ -313,10 +350,17 @@ def parse_interruption(request: ParseEventInput) -> ParsedEvent:
             settings=request.settings,
             execution=request.execution,
         )
+    assert parsed.task is not None  # an interruption always names its task
+    claimed = ledger.claim(parsed.task, request.execution)
+    if claimed.handled_by:
+        return parsed.model_copy(update={"outcome": "AlreadyHandled", "reason": claimed.reason})
+    return parsed.model_copy(update={"reason": f"{parsed.reason}; ledger: {claimed.reason}"})
 
 
 def _parse(request: ParseEventInput) -> ParsedEvent:
-    size = len(json.dumps(request.event, separators=(",", ":")).encode())
+    size = len(
+        json.dumps(request.event, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace")
+    )
     if size > MAX_EVENT_BYTES:
         raise InvalidEvent(
             f"event is {size} bytes, more than the {MAX_EVENT_BYTES} an EventBridge event may have"
@@ -355,6 +399,7 @@ def _parse(request: ParseEventInput) -> ParsedEvent:
         detail, eni_id, ipv4, ipv6 = complete_from_ecs(detail, region)
         source = "DescribeTasks"
 
+    attachment_id, subnet_id = eni_location(detail)
     service = None
     if detail.group and detail.group.startswith("service:"):
         service = detail.group.split(":", 1)[1] or None
@@ -368,6 +413,8 @@ def _parse(request: ParseEventInput) -> ParsedEvent:
         account=account,
         availability_zone=detail.availability_zone,
         eni_id=eni_id,
+        eni_attachment_id=attachment_id,
+        subnet_id=subnet_id,
         ipv4=ipv4,
         ipv6=ipv6,
         event_time=event_time,

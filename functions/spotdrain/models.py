@@ -15,12 +15,24 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
-from spotdrain.config import ACCOUNT_ID, REGION
+from spotdrain.config import ACCOUNT_ID, REGION, TARGET_GROUP_ARN
+
+EARLIEST = datetime(2015, 1, 1, tzinfo=UTC)  # before Fargate existed
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class Model(BaseModel):
@@ -41,7 +53,8 @@ class PollSettings(Model):
 
     poll_interval_seconds: int = Field(default=5, ge=1, le=300)
     drain_deadline_seconds: int = Field(default=120, ge=10, le=3600)
-    max_poll_attempts: int = Field(default=30, ge=1, le=1000)
+    # at most 200 polls: the worst-case history stays far below Step Functions' 25,000 events
+    max_poll_attempts: int = Field(default=30, ge=1, le=200)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -66,6 +79,8 @@ class TaskInfo(Model):
     account: str = Field(pattern=ACCOUNT_ID.pattern)
     availability_zone: str | None = None
     eni_id: str | None = None
+    eni_attachment_id: str | None = None
+    subnet_id: str | None = None
     ipv4: list[str] = Field(default_factory=list)
     ipv6: list[str] = Field(default_factory=list)
     event_time: AwareDatetime
@@ -78,6 +93,33 @@ class TaskInfo(Model):
     @property
     def addresses(self) -> list[str]:
         return [*self.ipv4, *self.ipv6]
+
+    @field_validator("ipv4", "ipv6")
+    @classmethod
+    def _one_usable_address(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """An awsvpc task has at most one address per family, and an ordinary one."""
+        family = 4 if info.field_name == "ipv4" else 6
+        if len(value) > 1:
+            raise ValueError(f"a task has at most one IPv{family} address, not {len(value)}")
+        for address in value:
+            try:
+                parsed = ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(f"{address[:60]!r} is not an IP address") from None
+            if parsed.version != family or any(
+                getattr(parsed, f"is_{kind}")
+                for kind in ("unspecified", "loopback", "link_local", "multicast")
+            ):
+                raise ValueError(f"{address[:60]!r} is not a task's IPv{family} address")
+        return value
+
+    @field_validator("event_time")
+    @classmethod
+    def _plausible_time(cls, value: datetime) -> datetime:
+        """Far from today's calendar means forged or broken (and date arithmetic would overflow)."""
+        if not EARLIEST <= value <= LATEST:
+            raise ValueError(f"{value.isoformat()} is not a plausible notice time")
+        return value
 
 
 class ParseEventInput(Model):
@@ -96,7 +138,7 @@ class ParseEventInput(Model):
 class ParsedEvent(Model):
     """ParseEvent's output. ``outcome`` routes the workflow (Choice ``RouteEvent``)."""
 
-    outcome: Literal["Interruption", "Ignored", "TaskNotFound"]
+    outcome: Literal["Interruption", "Ignored", "TaskNotFound", "AlreadyHandled"]
     reason: str
     task: TaskInfo | None = None
     settings: PollSettings
@@ -114,7 +156,7 @@ class Interruption(Model):
 
 
 class TargetGroupInfo(Model):
-    arn: str
+    arn: str = Field(pattern=TARGET_GROUP_ARN.pattern)
     target_type: str
     port: int | None = None
     protocol: str | None = None
@@ -124,16 +166,25 @@ class TargetGroupInfo(Model):
 class Target(Model):
     """One registration of the task: (target group, id, port[, zone])."""
 
-    target_group_arn: str = Field(min_length=1, max_length=2048)
+    target_group_arn: str = Field(pattern=TARGET_GROUP_ARN.pattern)
     id: str = Field(min_length=1, max_length=128)
     port: int = Field(ge=1, le=65535)
-    availability_zone: str | None = None
-    state: str | None = None
+    availability_zone: str | None = Field(default=None, max_length=64)
+    state: str | None = Field(default=None, max_length=64)
 
 
 class SkippedTargetGroup(Model):
-    arn: str
-    reason: str
+    arn: str = Field(max_length=2048)
+    reason: str = Field(max_length=512)
+
+
+# Step outputs must stay well below Step Functions' 256 KB payload limit (the loop state holds up
+# to four lists of registrations; tests/test_contract.py builds the worst case). A task's
+# registrations are few in practice (one per target group and port); more than this is refused
+# by name (TooManyRegistrations) before anything is touched, rather than half-handled. Skipped
+# candidates are listed up to a count, and counted in the reason.
+MAX_REGISTRATIONS = 64
+MAX_SKIPPED_LISTED = 20
 
 
 class ResolvedTargets(Model):
@@ -144,9 +195,9 @@ class ResolvedTargets(Model):
     task: TaskInfo
     settings: PollSettings
     execution: str | None = None
-    target_groups: list[TargetGroupInfo]
-    targets: list[Target]
-    skipped: list[SkippedTargetGroup] = Field(default_factory=list)
+    target_groups: list[TargetGroupInfo] = Field(max_length=MAX_REGISTRATIONS)
+    targets: list[Target] = Field(max_length=MAX_REGISTRATIONS)
+    skipped: list[SkippedTargetGroup] = Field(default_factory=list, max_length=MAX_SKIPPED_LISTED)
 
 
 def _check_targets_are_the_tasks(task: TaskInfo, targets: list[Target]) -> None:
@@ -183,18 +234,39 @@ class DrainProgress(Model):
     deregistered_at: AwareDatetime
     expected_drained_at: AwareDatetime
     deadline: AwareDatetime
-    draining: list[Target] = Field(default_factory=list)
+    draining: list[Target] = Field(default_factory=list, max_length=MAX_REGISTRATIONS)
+    retried: list[Target] = Field(default_factory=list, max_length=MAX_REGISTRATIONS)  # sent twice
     drained_at: AwareDatetime | None = None
+
+    @field_validator("deregistered_at", "expected_drained_at", "deadline", "drained_at")
+    @classmethod
+    def _plausible_time(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise ValueError(f"{value.isoformat()} is not a plausible time")
+        return value
 
 
 class DrainState(ResolvedTargets):
-    """DeregisterTargets' output and CheckDrain's input and output (the poll loop's state)."""
+    """DeregisterTargets' output and CheckDrain's input and output (the poll loop's state).
 
-    outcome: Literal["Registered", "Drained"]  # type: ignore[assignment]
+    ``outcome`` routes the workflow: "Registered" while draining, "Drained" when done,
+    "SkippedIpReassigned" when the IP reuse guard found the address held by someone else (then
+    nothing was deregistered by that step, and ``drain`` is absent if nothing ever was).
+    """
+
+    outcome: Literal["Registered", "Drained", "SkippedIpReassigned"]  # type: ignore[assignment]
     deregistered: list[Target] = Field(default_factory=list)
-    drain: DrainProgress
+    drain: DrainProgress | None = None
 
     @model_validator(mode="after")
     def _only_the_tasks_targets(self) -> DrainState:
-        _check_targets_are_the_tasks(self.task, [*self.targets, *self.drain.draining])
+        draining = self.drain.draining + self.drain.retried if self.drain else []
+        _check_targets_are_the_tasks(self.task, [*self.targets, *draining])
         return self
+
+
+class PollState(DrainState):
+    """CheckDrain's input: a drain in progress."""
+
+    outcome: Literal["Registered"]
+    drain: DrainProgress

@@ -13,8 +13,10 @@ from typing import Any, Literal
 
 from spotdrain.aws import account_of, aws_errors, client
 from spotdrain.config import Config
-from spotdrain.errors import AwsResourceNotFound, InvalidConfiguration
+from spotdrain.errors import AwsResourceNotFound, InvalidConfiguration, TooManyRegistrations
 from spotdrain.models import (
+    MAX_REGISTRATIONS,
+    MAX_SKIPPED_LISTED,
     Interruption,
     ResolvedTargets,
     SkippedTargetGroup,
@@ -26,6 +28,7 @@ from spotdrain.models import (
 DESCRIBE_TARGET_GROUPS_BATCH = 20  # ARNs per DescribeTargetGroups call: the API names no maximum; stay modest
 DEFAULT_DEREGISTRATION_DELAY = 300
 NOT_FOUND = frozenset({"TargetGroupNotFound"})
+SUBNET_NOT_FOUND = frozenset({"InvalidSubnetID.NotFound"})
 GONE_STATES = frozenset({"unused"})
 
 
@@ -117,6 +120,29 @@ def registrations(target_group_arn: str, addresses: Iterable[str], region: str) 
     return found
 
 
+def task_vpc(request: Interruption) -> str | None:
+    """The VPC of the task's subnet (EC2 DescribeSubnets), or None if the event names no subnet
+    or EC2 no longer knows it."""
+    if not request.task.subnet_id:
+        return None
+    ec2 = client("ec2", request.task.region, request.task.account)
+    with aws_errors("ec2:DescribeSubnets", tolerate=SUBNET_NOT_FOUND) as tolerated:
+        response = ec2.describe_subnets(SubnetIds=[request.task.subnet_id])
+    if tolerated.code:
+        return None
+    subnets = response.get("Subnets", [])
+    return str(subnets[0]["VpcId"]) if subnets and subnets[0].get("VpcId") else None
+
+
+def elsewhere(found: list[Target], group_vpc: str | None, vpc: str | None) -> list[Target]:
+    """Registrations that name another host: the group is in another VPC than the task, and the
+    registration is not one of an address outside the group's VPC (AvailabilityZone "all"), so
+    the address is read in the group's own VPC, where it is not the task."""
+    if not vpc or not group_vpc or group_vpc == vpc:
+        return []
+    return [target for target in found if target.availability_zone != "all"]
+
+
 def candidate_target_groups(request: Interruption, config: Config) -> list[str]:
     """Explicit ARNs, load balancers' target groups and the service's, de-duplicated in order."""
     region = request.task.region
@@ -137,6 +163,7 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
     region = request.task.region
     candidates = candidate_target_groups(request, config)
     described = {group["TargetGroupArn"]: group for group in describe_target_groups(candidates, region)}
+    vpc = task_vpc(request) if described else None
     groups: list[TargetGroupInfo] = []
     targets: list[Target] = []
     skipped: list[SkippedTargetGroup] = [
@@ -167,6 +194,17 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
             )
             continue
         found = registrations(arn, addresses, region)
+        strangers = elsewhere(found, group.get("VpcId"), vpc)
+        if strangers:
+            listing = ", ".join(f"{t.id}:{t.port}" for t in strangers)
+            skipped.append(
+                SkippedTargetGroup(
+                    arn=arn,
+                    reason=f"{listing} registered in {group.get('VpcId')}, the task is in {vpc}: "
+                    "there the address is another host",
+                )
+            )
+            found = [t for t in found if t not in strangers]
         if not found:
             continue
         groups.append(
@@ -180,6 +218,11 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
         )
         targets.extend(found)
 
+    if len(targets) > MAX_REGISTRATIONS:
+        raise TooManyRegistrations(
+            f"{', '.join(request.task.addresses)} is registered {len(targets)} times in {len(groups)} "
+            f"target group(s); one execution handles at most {MAX_REGISTRATIONS}: nothing was deregistered"
+        )
     listed = ", ".join(request.task.addresses)
     outcome: Literal["Registered", "NotRegistered"]
     if targets:
@@ -205,6 +248,8 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
         )
     if targets and skipped:
         reason += f"; {len(skipped)} candidate(s) skipped, see 'skipped'"
+    if len(skipped) > MAX_SKIPPED_LISTED:
+        reason += f" (the first {MAX_SKIPPED_LISTED} are listed)"
     return ResolvedTargets(
         outcome=outcome,
         reason=reason,
@@ -213,5 +258,5 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
         execution=request.execution,
         target_groups=groups,
         targets=targets,
-        skipped=skipped,
+        skipped=skipped[:MAX_SKIPPED_LISTED],
     )
