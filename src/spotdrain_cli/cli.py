@@ -69,7 +69,49 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="level of the handlers' own (Powertools) logs, written to stderr (default WARNING)",
     )
+    soak = commands.add_parser(
+        "soak",
+        help="run many simulated interruptions with AWS failing transiently; check every outcome",
+        description=(
+            "Run COUNT interruptions one after another on the local engine while a share of all "
+            "ELBv2 and ECS calls fail transiently (throttling, 5xx, timeouts). Checks that every "
+            "execution ends in the outcome its case calls for and that no healthy target is "
+            "deregistered; prints the counts. Exit status 0 if all is well, 1 otherwise."
+        ),
+    )
+    soak.add_argument("--count", type=_count, default=200, help="interruptions to simulate (default 200)")
+    soak.add_argument(
+        "--fault-rate", type=_rate, default=0.2, help="share of ELBv2/ECS calls that fail (default 0.2)"
+    )
+    soak.add_argument("--seed", type=int, default=1, help="seed of the fault generator (default 1)")
     return parser
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 10_000:
+        raise argparse.ArgumentTypeError("a whole number from 1 to 10000")
+    return int(text)
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError("a share from 0 up to (not including) 1")
+    return value
+
+
+def cmd_soak(args: argparse.Namespace) -> int:
+    from spotdrain_cli.soak import run_soak
+
+    report = run_soak(args.count, fault_rate=args.fault_rate, seed=args.seed)
+    for line in report.lines():
+        print(line)
+    for problem in [*report.wrong, *report.harmed][:20]:
+        print(f"  ✗ {problem}")
+    return EXIT_OK if report.ok else EXIT_EXECUTION_FAILED
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -114,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "simulate":
             return cmd_simulate(args)
+        if args.command == "soak":
+            return cmd_soak(args)
     except BrokenPipeError:  # e.g. `spotdrain simulate | head`: the reader has gone, stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_EXECUTION_FAILED
