@@ -48,8 +48,10 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     spotdrain.aws.reset_clients()
+    spotdrain.aws.start_invocation(None)
     yield
     spotdrain.aws.reset_clients()
+    spotdrain.aws.start_invocation(None)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from spotdrain_cli import DEFINITION
 from spotdrain_cli.template import PLACEHOLDER, TemplateError, load_template, stack_model, substitute
 
 REGION, ACCOUNT = "us-east-1", "111122223333"
-AWS_ERROR_PREFIXES = ("States.", "Lambda.", "SNS.")
+AWS_ERROR_PREFIXES = ("States.", "Lambda.", "SNS.", "DynamoDB.")
 PASCAL = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+$")
 
 
@@ -146,8 +146,23 @@ def test_every_task_fails_into_the_failure_branch_keeping_the_error() -> None:
             **catch,
             "ErrorEquals": ["States.ALL"],
             "ResultPath": "$.error",
-            "Next": "NotifyFailure",
+            "Next": "RouteFailure",
         }
+    # a failed drain gives its notice back to the ledger (only the claim this execution holds),
+    # and is notified whatever happens to that
+    route = states()["RouteFailure"]
+    assert route["Choices"] == [
+        {"Variable": "$.task.taskArn", "IsPresent": True, "Next": "ReleaseNoticeClaim"}
+    ]
+    assert route["Default"] == "NotifyFailure"
+    release = states()["ReleaseNoticeClaim"]
+    assert release["Resource"] == "arn:aws:states:::dynamodb:deleteItem"
+    assert release["Parameters"]["ConditionExpression"] == "executionArn = :execution"
+    assert release["Parameters"]["ExpressionAttributeValues"] == {":execution": {"S.$": "$$.Execution.Id"}}
+    assert (release["Next"], release["Catch"][0]["Next"], release["ResultPath"]) == ("NotifyFailure",) * 2 + (
+        None,
+    )
+    assert release["Catch"][0]["ResultPath"] not in {"$", "$.error"}
     # ParseEvent's input is the raw event (up to 256 KB, maybe not an object): the error replaces
     # it and a Pass state puts it at $.error, so the failure branch never overflows or breaks
     (catch,) = states()["ParseEvent"]["Catch"]
@@ -215,7 +230,22 @@ def test_worst_case_history_stays_far_below_the_service_limit() -> None:
         "RouteDeregistration",
     ]
     loop = ["WaitForDrain", "CheckDrain", "RouteDrain"]
-    ending = ["NotifyFailure", "Failed"]
+    ending = ["RouteFailure", "ReleaseNoticeClaim", "NotifyFailure", "Failed"]
     total = 2 + sum(worst_case_events(all_states[name]) for name in once + ending)
     total += most_polls * sum(worst_case_events(all_states[name]) for name in loop)
     assert total < 25_000 // 2, total
+
+
+def test_a_cluster_wide_list_tasks_is_allowed_on_star_scoped_by_cluster() -> None:
+    """ecs:ListTasks without a container instance is authorised on "*" (a container-instance ARN
+    would deny it on AWS, which moto cannot show): the cluster condition scopes it instead."""
+    resources = load_template()["Resources"]
+    found = 0
+    for name in ("DeregisterTargetsFunction", "CheckDrainFunction"):
+        for policy in resources[name]["Properties"]["Policies"]:
+            for statement in policy.get("Statement", []):
+                if isinstance(statement, dict) and statement.get("Action") == "ecs:ListTasks":
+                    found += 1
+                    assert statement["Resource"] == "*"
+                    assert "ecs:cluster" in statement["Condition"]["ArnLike"]
+    assert found == 2

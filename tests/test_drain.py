@@ -445,3 +445,25 @@ def test_first_wait_follows_the_groups_delay_and_the_time_left(
     with at(2):
         state = deregister_targets(request.model_copy(update={"target_groups": groups}))
     assert progress_of(state).next_wait_seconds == first_wait
+
+
+def test_the_guard_proves_ownership_again_when_deregistration_is_slow(owned: mock.MagicMock) -> None:
+    """Between the proof and a later group's DeregisterTargets the address may change hands: after
+    a slow call the guard asks again, and stops there, keeping what it already sent."""
+    owned.side_effect = [
+        Ownership(proof="ENI"),
+        Ownership(proof="EC2", reassigned="10.0.1.25 now held by eni-new"),
+    ]
+    times = iter([T0, T0 + timedelta(seconds=1), T0 + timedelta(seconds=1), T0 + timedelta(seconds=5)])
+    with (
+        Stubber(client("elbv2", REGION)) as stub,
+        mock.patch.object(spotdrain.clock, "now", side_effect=lambda: next(times)),
+    ):
+        stub.add_response(
+            "deregister_targets", {}, {"TargetGroupArn": TG, "Targets": [{"Id": "10.0.1.25", "Port": 8080}]}
+        )
+        result = deregister_targets(resolved([APP, OUTSIDE]))
+        stub.assert_no_pending_responses()
+    assert result.outcome == "SkippedIpReassigned"
+    assert [(t.target_group_arn, t.port) for t in result.deregistered] == [(TG, 8080)]
+    assert "no further deregistration (deregistered before: 10.0.1.25:8080)" in result.reason

@@ -87,7 +87,7 @@ def test_the_ledger_fails_open(monkeypatch: pytest.MonkeyPatch, code: str) -> No
     """A ledger that cannot be written never stops a drain."""
     monkeypatch.setenv(ledger.TABLE_VARIABLE, TABLE)
     monkeypatch.setenv("AWS_REGION", REGION)
-    with Stubber(client("dynamodb", REGION)) as stub:
+    with Stubber(client("dynamodb", REGION, quick=True)) as stub:
         stub.add_client_error("update_item", code)
         claim = ledger.claim(task(3), EXECUTION_A)
     assert claim.handled_by is None

@@ -155,3 +155,27 @@ def test_an_error_is_never_read_as_free(ec2: Stubber, ecs: Stubber) -> None:
     ec2.add_client_error("describe_network_interfaces", "UnauthorizedOperation", http_status_code=403)
     with pytest.raises(AwsAccessDenied, match="ec2:DescribeNetworkInterfaces"):
         check_ownership(task())
+
+
+def test_an_eni_of_another_ecs_attachment_is_not_the_tasks_whatever_its_id(
+    ec2: Stubber, ecs: Stubber
+) -> None:
+    other = interface("eni-0task", "arn:aws:ecs:us-east-1:111122223333:attachment/ffffffff-0000")
+    ec2.add_response("describe_network_interfaces", {"NetworkInterfaces": [other]}, ipv4_filters())
+    assert check_ownership(task()).reassigned is not None
+
+
+def test_without_a_subnet_the_vpc_found_by_resolve_targets_narrows_the_search(
+    ec2: Stubber, ecs: Stubber
+) -> None:
+    ec2.add_response(
+        "describe_network_interfaces",
+        {"NetworkInterfaces": [interface("eni-0task")]},
+        {
+            "Filters": [
+                {"Name": "vpc-id", "Values": ["vpc-01"]},
+                {"Name": "addresses.private-ip-address", "Values": ["10.0.1.25"]},
+            ]
+        },
+    )
+    assert check_ownership(task(subnet_id=None, vpc_id="vpc-01")).reassigned is None

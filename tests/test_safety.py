@@ -81,7 +81,13 @@ def test_a_deregistration_that_never_takes_effect_fails_by_name_not_drained(run_
     result = run_workflow(NOTICE, "deregister-never-effective.yaml")
     assert (result["status"], result["error"]) == ("FAILED", "DeregistrationIneffective")
     assert "Drained" not in result["states"]
-    assert result["states"][-3:] == ["CheckDrain", "NotifyFailure", "Failed"]
+    assert result["states"][-5:] == [
+        "CheckDrain",
+        "RouteFailure",
+        "ReleaseNoticeClaim",
+        "NotifyFailure",
+        "Failed",
+    ]
     assert result["api_calls"]["elbv2:DeregisterTargets"] == 2  # once, then once more: no more
     assert [n["message"]["error"] for n in result["notifications"]] == ["DeregistrationIneffective"]
     assert states_of(result)[("10.0.1.25", 8080)] == "healthy"  # reported as it is, never "drained"
@@ -180,3 +186,49 @@ def test_the_same_address_in_another_vpcs_target_group_is_another_host(run_workf
     assert after[("partner-8080", "10.0.1.25")] == "healthy"
     (skip,) = result["output"]["skipped"]
     assert "there the address is another host" in skip["reason"]
+
+
+def test_a_new_execution_may_retry_a_notice_whose_drain_failed() -> None:
+    """The failure branch gives the notice's claim back (only the claim the execution holds)."""
+    data = world("default.yaml").model_dump(by_alias=True, exclude_none=True)
+    data["faults"] = [{"operation": "elbv2:DeregisterTargets", "error": "AccessDenied", "calls": [1]}]
+    notice = load_event(NOTICE)
+    failed, again = simulate.run_sequence([notice, notice], World.model_validate(data))
+    assert (failed["status"], failed["error"]) == ("FAILED", "AwsAccessDenied")
+    assert "ReleaseNoticeClaim" in failed["states"]
+    assert (again["status"], again["outcome"]) == ("SUCCEEDED", "Drained")
+
+
+def without_subnet(event: dict[str, Any]) -> dict[str, Any]:
+    changed = copy.deepcopy(event)
+    for attachment in changed["detail"]["attachments"]:
+        attachment["details"] = [d for d in attachment["details"] if d["name"] != "subnetId"]
+    return changed
+
+
+def test_an_unknown_task_vpc_with_registrations_in_several_vpcs_is_refused() -> None:
+    """No subnet in the event and no ENI left: which 10.0.1.25 is the task's cannot be told."""
+    result = simulate.run(
+        without_subnet(load_event(NOTICE)), world("other-vpc-same-address.yaml"), time_scale=0
+    )
+    assert (result["status"], result["error"]) == ("FAILED", "InvalidEvent")
+    assert "cannot tell the task's VPC" in result["cause"]
+    assert result["deregistered"] == []
+
+
+def test_the_task_vpc_comes_from_its_eni_when_the_event_names_no_subnet() -> None:
+    data = world("other-vpc-same-address.yaml").model_dump(by_alias=True, exclude_none=True)
+    data["ecs"]["tasks"] = world("default.yaml").model_dump(by_alias=True, exclude_none=True)["ecs"]["tasks"]
+    result = simulate.run(without_subnet(load_event(NOTICE)), World.model_validate(data), time_scale=0)
+    assert (result["status"], result["outcome"]) == ("SUCCEEDED", "Drained")
+    assert [(d["targetGroup"], d["id"]) for d in result["deregistered"]] == [("web-8080", "10.0.1.25")]
+
+
+def test_a_long_skip_reason_is_cut_not_fatal() -> None:
+    data = world("other-vpc-same-address.yaml").model_dump(by_alias=True, exclude_none=True)
+    partner = next(g for g in data["targetGroups"] if g["name"] == "partner-8080")
+    partner["targets"] = [{"id": "10.0.1.25", "port": 9000 + i} for i in range(30)]
+    result = simulate.run(load_event(NOTICE), World.model_validate(data), time_scale=0)
+    assert (result["status"], result["outcome"]) == ("SUCCEEDED", "Drained")
+    (skip,) = result["output"]["skipped"]
+    assert "and 25 more" in skip["reason"]

@@ -115,7 +115,13 @@ def test_permanent_failure_ends_failed_with_the_sns_notice(run_workflow: Runner)
     assert result["outcome"] == "Failed"
     assert result["error"] == "AwsAccessDenied"
     assert "not authorized" in result["cause"]
-    assert result["states"][-3:] == ["DeregisterTargets", "NotifyFailure", "Failed"]
+    assert result["states"][-5:] == [
+        "DeregisterTargets",
+        "RouteFailure",
+        "ReleaseNoticeClaim",
+        "NotifyFailure",
+        "Failed",
+    ]
     assert result["api_calls"]["elbv2:DeregisterTargets"] == 1  # permanent: not retried
     assert result["retries"] == 0
     (notice,) = result["notifications"]

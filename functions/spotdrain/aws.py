@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -23,12 +24,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
-    ConnectTimeoutError,
-    ReadTimeoutError,
-)
-from botocore.exceptions import (
-    ConnectionError as BotoConnectionError,
+    CredentialRetrievalError,
+    NoCredentialsError,
+    ParamValidationError,
 )
 
 from spotdrain import clock
@@ -43,12 +43,41 @@ from spotdrain.errors import (
 )
 
 SDK_ATTEMPTS = 3  # per call, in-process; the workflow's Retry comes on top
+CONNECT_TIMEOUT, READ_TIMEOUT = 2, 5
+# Before every attempt, at least this much of the function's time must be left (one attempt at
+# its worst plus a margin), or the step stops with AwsUnavailable, which the workflow retries,
+# instead of being killed by the Lambda timeout (Lambda.Unknown, outside the error contract).
+ATTEMPT_RESERVE_SECONDS = CONNECT_TIMEOUT + READ_TIMEOUT + 1
 
 _CONFIG = Config(
     retries={"total_max_attempts": SDK_ATTEMPTS, "mode": "standard"},
-    connect_timeout=3,
-    read_timeout=10,
+    connect_timeout=CONNECT_TIMEOUT,
+    read_timeout=READ_TIMEOUT,
 )
+# For calls that must never hold a step up (the notice ledger, which fails open): one attempt.
+QUICK = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=2)
+_time_limit: list[float] = []  # monotonic time by which the current invocation must be done
+
+
+def start_invocation(remaining_milliseconds: int | None) -> None:
+    """Record the function's time budget (``context.get_remaining_time_in_millis()``)."""
+    _time_limit[:] = (
+        [] if remaining_milliseconds is None else [time.monotonic() + remaining_milliseconds / 1000]
+    )
+
+
+def _check_time_left(**_: Any) -> None:
+    if _time_limit and _time_limit[0] - time.monotonic() < ATTEMPT_RESERVE_SECONDS:
+        raise AwsUnavailable(
+            "stopping before the function's time runs out: AWS is answering too slowly for another "
+            f"attempt ({ATTEMPT_RESERVE_SECONDS} s needed)"
+        )
+
+
+def _made(made: Any) -> Any:
+    made.meta.events.register("before-sign.*.*", _check_time_left)
+    return made
+
 
 THROTTLING_CODES = frozenset(
     {
@@ -104,8 +133,10 @@ _lock = threading.Lock()
 
 
 @cache
-def _own_client(service: str, region: str) -> Any:
-    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)
+def _own_client(service: str, region: str, quick: bool = False) -> Any:
+    return _made(
+        boto3.session.Session().client(service, region_name=region, config=QUICK if quick else _CONFIG)
+    )
 
 
 def arn_part(arn: str, index: int) -> str | None:
@@ -129,16 +160,16 @@ def partition_of(region: str) -> str:
     return "aws"
 
 
-def client(service: str, region: str, account: str | None = None) -> Any:
+def client(service: str, region: str, account: str | None = None, *, quick: bool = False) -> Any:
     """A boto3 client for ``service`` in ``region``, created once per process on first use.
 
     For a resource of another ``account`` than the function's own (HOME_ACCOUNT_ID), the client
     uses the role named by CROSS_ACCOUNT_ROLE_NAME in that account (STS AssumeRole, cached and
-    renewed before it expires).
+    renewed before it expires). ``quick``: one attempt, short timeouts (the notice ledger).
     """
     home = os.environ.get("HOME_ACCOUNT_ID", "")
     if account is None or not home or account == home:
-        return _own_client(service, region)
+        return _own_client(service, region, quick)
     role_name = os.environ.get("CROSS_ACCOUNT_ROLE_NAME", "")
     if not role_name:
         raise InvalidConfiguration(
@@ -156,7 +187,7 @@ def client(service: str, region: str, account: str | None = None) -> Any:
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
     )
-    made = session.client(service, region_name=region, config=_CONFIG)
+    made = _made(session.client(service, region_name=region, config=QUICK if quick else _CONFIG))
     with _lock:
         _assumed_clients[key] = (made, credentials["Expiration"])
     return made
@@ -204,8 +235,14 @@ def classify(exc: Exception, operation: str) -> SpotDrainError:
         if code in NOT_FOUND_CODES:
             return AwsResourceNotFound(text)
         return AwsRequestFailed(text)
-    if isinstance(exc, BotoConnectionError | ConnectTimeoutError | ReadTimeoutError):
-        return AwsUnavailable(f"{operation} failed: {type(exc).__name__}: {exc}")
+    text = f"{operation} failed: {type(exc).__name__}: {exc}"
+    if isinstance(exc, NoCredentialsError | CredentialRetrievalError):
+        return AwsAccessDenied(text)
+    if isinstance(exc, ParamValidationError):
+        return AwsRequestFailed(text)
+    if isinstance(exc, BotoCoreError):
+        # connection refused/closed/reset, timeouts, a response cut short: the network's fault
+        return AwsUnavailable(text)
     raise TypeError(f"not an AWS error: {exc!r}")  # pragma: no cover - programming error
 
 
@@ -230,5 +267,5 @@ def aws_errors(operation: str, tolerate: frozenset[str] = frozenset()) -> Iterat
             tolerated.code = error_code(exc)
             return
         raise classify(exc, operation) from exc
-    except (BotoConnectionError, ConnectTimeoutError, ReadTimeoutError) as exc:
+    except BotoCoreError as exc:
         raise classify(exc, operation) from exc

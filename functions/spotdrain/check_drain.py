@@ -11,12 +11,13 @@ from spotdrain import clock
 from spotdrain.drain import check_drain
 from spotdrain.models import PollState
 from spotdrain.observability import logger, metrics, tracer
-from spotdrain.steps import correlate, validate
+from spotdrain.steps import correlate, time_budget, validate
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@time_budget
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = validate(PollState, event, "CheckDrain")
     correlate("CheckDrain", request.execution, request.task)

@@ -36,6 +36,7 @@ from spotdrain.models import (
 from spotdrain.ownership import Ownership, check_ownership
 
 DEREGISTER_BATCH = 500
+PROOF_FRESH = timedelta(seconds=2)  # how long the IP reuse guard's proof is trusted
 # ALB target groups: a target with no in-flight requests finishes draining at once. A group whose
 # protocol is unknown is treated the same way (an early look costs one poll).
 EARLY_COMPLETING_PROTOCOLS = frozenset({"HTTP", "HTTPS"})
@@ -98,44 +99,65 @@ def deadline_of(task: TaskInfo, settings: PollSettings) -> datetime:
     return task.event_time + timedelta(seconds=settings.drain_deadline_seconds)
 
 
-def guarded_deregister(task: TaskInfo, targets: list[Target], deadline: datetime) -> Ownership:
+def guarded_deregister(
+    task: TaskInfo, targets: list[Target], deadline: datetime
+) -> tuple[Ownership, list[Target]]:
     """Deregister ``targets`` (Id and Port, and zone where needed) if, and only if, the task's
-    addresses are still its own. Every deregistration of the workflow goes through here."""
+    addresses are still its own; returns the guard's answer and what was sent. Every
+    deregistration of the workflow goes through here."""
     if clock.now() > deadline:
         raise StaleNotice(
             f"not deregistering after the drain deadline {deadline.isoformat()}: task "
             f"{task.task_arn} is gone by now and its address may belong to another task"
         )
     ownership = check_ownership(task)
+    sent: list[Target] = []
     if ownership.reassigned or not targets:
-        return ownership
+        return ownership, sent
+    proved_at = clock.now()
     for group_arn, group_targets in _by_group(targets).items():
         elbv2 = client("elbv2", task.region, account_of(group_arn))
         for start in range(0, len(group_targets), DEREGISTER_BATCH):
             batch = group_targets[start : start + DEREGISTER_BATCH]
+            if clock.now() - proved_at > PROOF_FRESH:  # slow calls or retries: prove it again
+                ownership = check_ownership(task)
+                if ownership.reassigned:
+                    return ownership, sent
+                proved_at = clock.now()
             # AWS answers success for a target that is not registered; InvalidTarget means it
             # is not there (any more). Either way CheckDrain verifies the result explicitly.
             with aws_errors("elbv2:DeregisterTargets", tolerate=INVALID_TARGET):
                 elbv2.deregister_targets(TargetGroupArn=group_arn, Targets=[_api_target(t) for t in batch])
-    return ownership
+            sent.extend(batch)
+    return ownership, sent
 
 
-def skipped(request: DrainState | RegisteredTargets, ownership: Ownership) -> DrainState:
-    """The outcome when the task's address now belongs to someone else: nothing more is touched."""
+def skipped(request: DrainState | RegisteredTargets, ownership: Ownership, sent: list[Target]) -> DrainState:
+    """The outcome when the task's address now belongs to someone else: nothing more is touched.
+    ``deregistered`` keeps what was taken out before the guard said so (this step or earlier)."""
+    earlier = [*(request.deregistered if isinstance(request, DrainState) else []), *sent]
+    listing = ", ".join(f"{t.id}:{t.port}" for t in earlier[:5])
+    more = f" and {len(earlier) - 5} more" if len(earlier) > 5 else ""
+    done = (
+        f"no further deregistration (deregistered before: {listing}{more})"
+        if earlier
+        else "nothing deregistered"
+    )
     return DrainState(
-        **request.model_dump(exclude={"outcome", "reason"}),
+        **request.model_dump(exclude={"outcome", "reason", "deregistered"}),
         outcome="SkippedIpReassigned",
-        reason=f"{ownership.reassigned}; nothing deregistered (IP reuse guard: {ownership.proof})",
+        reason=f"{ownership.reassigned}; {done} (IP reuse guard: {ownership.proof})",
+        deregistered=earlier,
     )
 
 
 def deregister_targets(request: RegisteredTargets) -> DrainState:
     """Deregister every registration not already draining, behind the IP reuse guard."""
     deadline = deadline_of(request.task, request.settings)
-    sent = [target for target in request.targets if not is_draining(target.state)]
-    ownership = guarded_deregister(request.task, sent, deadline)
+    pending = [target for target in request.targets if not is_draining(target.state)]
+    ownership, sent = guarded_deregister(request.task, pending, deadline)
     if ownership.reassigned:
-        return skipped(request, ownership)
+        return skipped(request, ownership, sent)
 
     now = clock.now()
     sent_groups = {t.target_group_arn for t in sent}
@@ -257,9 +279,9 @@ def check_drain(request: PollState) -> DrainState:
         )
     again = [t for t, _, _ in ineffective]
     if again:
-        ownership = guarded_deregister(request.task, again, progress.deadline)
+        ownership, resent = guarded_deregister(request.task, again, progress.deadline)
         if ownership.reassigned:
-            return skipped(request, ownership)
+            return skipped(request, ownership, resent)
         progress = progress.model_copy(update={"retried": [*progress.retried, *again]})
     still = [t for t, state, _ in states if is_draining(state)] + again
     attempts = progress.attempts + 1

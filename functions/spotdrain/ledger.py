@@ -47,7 +47,7 @@ def claim(task: TaskInfo, execution: str | None) -> Claim:
     if not table:
         return Claim(reason="no notice ledger configured")
     version = task.detail_version or 0  # real ECS events carry one; a hand-made event counts as 0
-    dynamodb = client("dynamodb", os.environ.get("AWS_REGION") or task.region)
+    dynamodb = client("dynamodb", os.environ.get("AWS_REGION") or task.region, quick=True)
     now = clock.now()
     values: dict[str, Any] = {
         ":v": {"N": str(version)},

@@ -81,6 +81,7 @@ class TaskInfo(Model):
     eni_id: str | None = None
     eni_attachment_id: str | None = None
     subnet_id: str | None = None
+    vpc_id: str | None = None  # found by ResolveTargets
     ipv4: list[str] = Field(default_factory=list)
     ipv6: list[str] = Field(default_factory=list)
     event_time: AwareDatetime
@@ -176,6 +177,12 @@ class Target(Model):
 class SkippedTargetGroup(Model):
     arn: str = Field(max_length=2048)
     reason: str = Field(max_length=512)
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        """A reason is for people: cut a long one rather than fail the step over it."""
+        return value[:509] + "..." if isinstance(value, str) and len(value) > 512 else value
 
 
 # Step outputs must stay well below Step Functions' 256 KB payload limit (the loop state holds up

@@ -47,6 +47,8 @@ def _holders(task: TaskInfo) -> list[dict[str, Any]]:
     filters: list[dict[str, Any]] = []
     if task.subnet_id:
         filters.append({"Name": "subnet-id", "Values": [task.subnet_id]})
+    elif task.vpc_id:
+        filters.append({"Name": "vpc-id", "Values": [task.vpc_id]})
     holders: list[dict[str, Any]] = []
     for name, values in (
         ("addresses.private-ip-address", task.ipv4),

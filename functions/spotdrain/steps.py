@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from spotdrain.aws import start_invocation
 from spotdrain.errors import InvalidConfiguration, InvalidEvent
 from spotdrain.events import describe_validation_error
 from spotdrain.models import TaskInfo
 from spotdrain.observability import logger
 
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
 
 
 def validate(model: type[M], payload: Any, step: str) -> M:
@@ -26,6 +30,22 @@ def validate(model: type[M], payload: Any, step: str) -> M:
                 f"{step}: poll settings from the template are unusable: {describe_validation_error(exc)}"
             ) from exc
         raise InvalidEvent(f"{step} input: {describe_validation_error(exc)}") from exc
+
+
+def time_budget(handler: Callable[[Any, Any], R]) -> Callable[[Any, Any], R]:
+    """Give the AWS clients the invocation's time budget, so that a slow AWS ends the step with a
+    named, retried error (AwsUnavailable) before the Lambda timeout would kill it."""
+
+    @functools.wraps(handler)
+    def wrapped(event: Any, context: Any) -> R:
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        start_invocation(remaining() if callable(remaining) else None)
+        try:
+            return handler(event, context)
+        finally:
+            start_invocation(None)
+
+    return wrapped
 
 
 def correlate(step: str, execution: str | None, task: TaskInfo | None = None) -> None:

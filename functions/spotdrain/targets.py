@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from spotdrain.aws import account_of, aws_errors, client
 from spotdrain.config import Config
-from spotdrain.errors import AwsResourceNotFound, InvalidConfiguration, TooManyRegistrations
+from spotdrain.errors import AwsResourceNotFound, InvalidConfiguration, InvalidEvent, TooManyRegistrations
 from spotdrain.models import (
     MAX_REGISTRATIONS,
     MAX_SKIPPED_LISTED,
@@ -121,17 +121,36 @@ def registrations(target_group_arn: str, addresses: Iterable[str], region: str) 
 
 
 def task_vpc(request: Interruption) -> str | None:
-    """The VPC of the task's subnet (EC2 DescribeSubnets), or None if the event names no subnet
-    or EC2 no longer knows it."""
-    if not request.task.subnet_id:
-        return None
-    ec2 = client("ec2", request.task.region, request.task.account)
-    with aws_errors("ec2:DescribeSubnets", tolerate=SUBNET_NOT_FOUND) as tolerated:
-        response = ec2.describe_subnets(SubnetIds=[request.task.subnet_id])
-    if tolerated.code:
-        return None
-    subnets = response.get("Subnets", [])
-    return str(subnets[0]["VpcId"]) if subnets and subnets[0].get("VpcId") else None
+    """The task's VPC: that of its subnet (EC2 DescribeSubnets), else that of its ENI if it still
+    exists (DescribeNetworkInterfaces); None if neither can be told."""
+    task = request.task
+    ec2 = client("ec2", task.region, task.account)
+    if task.subnet_id:
+        with aws_errors("ec2:DescribeSubnets", tolerate=SUBNET_NOT_FOUND) as tolerated:
+            response = ec2.describe_subnets(SubnetIds=[task.subnet_id])
+        subnets = [] if tolerated.code else response.get("Subnets", [])
+        if subnets and subnets[0].get("VpcId"):
+            return str(subnets[0]["VpcId"])
+    if task.eni_id:
+        with aws_errors("ec2:DescribeNetworkInterfaces"):
+            response = ec2.describe_network_interfaces(
+                Filters=[{"Name": "network-interface-id", "Values": [task.eni_id]}]
+            )
+        interfaces = response.get("NetworkInterfaces", [])
+        if interfaces and interfaces[0].get("VpcId"):
+            return str(interfaces[0]["VpcId"])
+    return None
+
+
+def refuse_unknown_vpc(vpc: str | None, group_vpcs: set[str]) -> None:
+    """Registrations read in more than one VPC, and the task's own VPC unknown: the same private
+    address may be different hosts there, and guessing could drain a stranger."""
+    if vpc is None and len(group_vpcs) > 1:
+        raise InvalidEvent(
+            f"cannot tell the task's VPC (no subnet in the event, and its ENI is gone), and its address is "
+            f"registered in target groups of {len(group_vpcs)} VPCs ({', '.join(sorted(group_vpcs)[:4])}): "
+            "refusing to guess which registrations are the task's"
+        )
 
 
 def elsewhere(found: list[Target], group_vpc: str | None, vpc: str | None) -> list[Target]:
@@ -196,7 +215,9 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
         found = registrations(arn, addresses, region)
         strangers = elsewhere(found, group.get("VpcId"), vpc)
         if strangers:
-            listing = ", ".join(f"{t.id}:{t.port}" for t in strangers)
+            listing = ", ".join(f"{t.id}:{t.port}" for t in strangers[:5]) + (
+                f" and {len(strangers) - 5} more" if len(strangers) > 5 else ""
+            )
             skipped.append(
                 SkippedTargetGroup(
                     arn=arn,
@@ -218,6 +239,14 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
         )
         targets.extend(found)
 
+    refuse_unknown_vpc(
+        vpc,
+        {
+            str(described[t.target_group_arn].get("VpcId"))
+            for t in targets
+            if t.availability_zone != "all" and described[t.target_group_arn].get("VpcId")
+        },
+    )
     if len(targets) > MAX_REGISTRATIONS:
         raise TooManyRegistrations(
             f"{', '.join(request.task.addresses)} is registered {len(targets)} times in {len(groups)} "
@@ -253,7 +282,7 @@ def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
     return ResolvedTargets(
         outcome=outcome,
         reason=reason,
-        task=request.task,
+        task=request.task.model_copy(update={"vpc_id": vpc}) if vpc else request.task,
         settings=request.settings,
         execution=request.execution,
         target_groups=groups,

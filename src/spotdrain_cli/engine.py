@@ -197,6 +197,7 @@ def _ec2_interfaces_response(interfaces: list[dict[str, Any]], url: str) -> AWSR
             "<item>"
             + text("networkInterfaceId", eni.get("NetworkInterfaceId"))
             + text("subnetId", eni.get("SubnetId"))
+            + text("vpcId", eni.get("VpcId"))
             + text("description", eni.get("Description"))
             + text("interfaceType", eni.get("InterfaceType"))
             + text("status", eni.get("Status", "in-use"))
@@ -473,6 +474,11 @@ class Simulation:
             ]
         return self._subnets[account]
 
+    def _subnet_vpc(self, account: str, subnet: str) -> str | None:
+        """The VPC a task subnet lies in: a named one (ec2.subnets), else the account's own."""
+        name = self.world.ec2.subnets.get(subnet)
+        return self._named_vpc(account, name) if name else self._vpcs.get(account)
+
     def _named_vpc(self, account: str, name: str) -> str:
         """A VPC of its own for target groups that name one (overlapping addresses, another host)."""
         if (account, name) not in self._other_vpcs:
@@ -667,9 +673,8 @@ class Simulation:
         self._network(account)
         items = []
         for subnet in (v for k, vs in query.items() if k.startswith("SubnetId.") for v in vs):
-            name = self.world.ec2.subnets.get(subnet)
-            vpc = self._named_vpc(account, name) if name else self._vpcs[account]
-            items.append(f"<item><subnetId>{escape(subnet)}</subnetId><vpcId>{escape(vpc)}</vpcId></item>")
+            vpc = escape(self._subnet_vpc(account, subnet) or "")
+            items.append(f"<item><subnetId>{escape(subnet)}</subnetId><vpcId>{vpc}</vpcId></item>")
         body = (
             '<DescribeSubnetsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
             f"<requestId>{uuid.uuid4()}</requestId><subnetSet>{''.join(items)}</subnetSet>"
@@ -720,6 +725,7 @@ class Simulation:
                     {
                         "NetworkInterfaceId": details["networkInterfaceId"],
                         "SubnetId": details.get("subnetId"),
+                        "VpcId": self._subnet_vpc(account, str(details.get("subnetId") or "")),
                         "PrivateIpAddress": details.get("privateIPv4Address"),
                         "Ipv6Addresses": [
                             {"Ipv6Address": details[k]}
@@ -754,6 +760,7 @@ class Simulation:
             checks = {
                 "network-interface-id": {eni.get("NetworkInterfaceId")},
                 "subnet-id": {eni.get("SubnetId")},
+                "vpc-id": {eni.get("VpcId")},
                 "addresses.private-ip-address": ipv4,
                 "private-ip-address": ipv4,
                 "ipv6-addresses.ipv6-address": ipv6,
