@@ -70,6 +70,10 @@ def test_a_deregistration_that_silently_did_not_take_effect_is_sent_again(run_wo
     result = run_workflow(NOTICE, "deregister-ignored-once.yaml")
     assert (result["status"], result["outcome"]) == ("SUCCEEDED", "Drained")
     assert result["api_calls"]["elbv2:DeregisterTargets"] == 2
+    # looked at when the NLB's delay was over (still healthy: sent again), 5 s later (draining
+    # now), and when the delay was over again: drained
+    assert result["states"].count("CheckDrain") == 3
+    assert result["simulated_seconds"] == 60
     # the second call carried the registration's zone, as ELBv2 reported it
     assert [(d["id"], d["port"], d.get("availabilityZone")) for d in result["deregistered"]] == [
         ("10.0.1.25", 8080, "us-east-1a")

@@ -282,7 +282,18 @@ def check_drain(request: PollState) -> DrainState:
         ownership, resent = guarded_deregister(request.task, again, progress.deadline)
         if ownership.reassigned:
             return skipped(request, ownership, resent)
-        progress = progress.model_copy(update={"retried": [*progress.retried, *again]})
+        # they start draining now: the next looks are a quick one (did it take this time?), then
+        # when their groups' delay should be over
+        delays = {g.arn: g.deregistration_delay_seconds for g in request.target_groups}
+        longest = max((delays.get(t.target_group_arn, 0) for t in again), default=0)
+        expected = max(progress.expected_drained_at, now + timedelta(seconds=longest))
+        progress = progress.model_copy(
+            update={
+                "retried": [*progress.retried, *again],
+                "deregistered_at": now,
+                "expected_drained_at": expected,
+            }
+        )
     still = [t for t, state, _ in states if is_draining(state)] + again
     attempts = progress.attempts + 1
     if not still:
