@@ -248,3 +248,61 @@ def test_an_event_from_an_unknown_region_is_run_and_refused_by_name(
     code, result = run_json(capsys, "--event", str(tmp_path / "event.json"))
     assert (code, result["status"], result["error"]) == (1, "FAILED", "InvalidEvent")
     assert "xx-nowhere-1" in result["cause"]
+
+
+EXAMPLE_OUTCOMES = {
+    "access-denied.yaml": ("FAILED", "AwsAccessDenied"),
+    "cross-account.yaml": ("SUCCEEDED", "Drained"),
+    "default.yaml": ("SUCCEEDED", "Drained"),
+    "dual-stack.yaml": ("SUCCEEDED", "Drained"),
+    "ec2-bridge-task.yaml": ("SUCCEEDED", "Ignored"),
+    "ip-reassigned.yaml": ("SUCCEEDED", "SkippedIpReassigned"),
+    "load-balancer-source.yaml": ("SUCCEEDED", "Drained"),
+    "mixed-target-types.yaml": ("SUCCEEDED", "Drained"),
+    "other-region-refused.yaml": ("FAILED", "AccountOrRegionNotAllowed"),
+    "other-vpc-same-address.yaml": ("SUCCEEDED", "Drained"),
+    "outside-vpc.yaml": ("SUCCEEDED", "Drained"),
+    "sources-combined.yaml": ("SUCCEEDED", "Drained"),
+    "throttled-deregister.yaml": ("SUCCEEDED", "Drained"),
+    "two-groups-two-ports.yaml": ("SUCCEEDED", "Drained"),
+}
+
+
+def test_every_example_world_is_listed_here() -> None:
+    examples = Path(__file__).parent.parent / "examples" / "worlds"
+    assert sorted(p.name for p in examples.glob("*.yaml")) == sorted(EXAMPLE_OUTCOMES)
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(EXAMPLE_OUTCOMES.items()))
+def test_each_example_world_runs_as_meant_without_an_event_argument(
+    capsys: pytest.CaptureFixture[str], name: str, expected: tuple[str, str]
+) -> None:
+    """A world names its own notice: --world alone never silently ends in TaskNotFound."""
+    world_file = Path(__file__).parent.parent / "examples" / "worlds" / name
+    code, result = run_json(capsys, "--world", str(world_file))
+    status, end = expected
+    assert (result["status"], result["error"] or result["outcome"]) == (status, end)
+    assert code == (0 if status == "SUCCEEDED" else 1)
+
+
+def test_a_mistyped_fault_error_code_is_refused_with_a_suggestion(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world_file = tmp_path / "world.yaml"
+    world_file.write_text(
+        "faults:\n  - {operation: elbv2:DeregisterTargets, error: Throttled}\n", encoding="utf-8"
+    )
+    assert main(["simulate", "--time-scale", "0", "--world", str(world_file)]) == 2
+    assert "did you mean 'Throttling'?" in capsys.readouterr().err
+
+
+def test_the_text_summary_shows_ipv6_targets_in_brackets_and_what_was_skipped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    examples = Path(__file__).parent.parent / "examples" / "worlds"
+    assert main(["simulate", "--time-scale", "0", "--world", str(examples / "dual-stack.yaml")]) == 0
+    assert "[2600:1f18:" in capsys.readouterr().out
+    assert (
+        main(["simulate", "--time-scale", "0", "--world", str(examples / "other-vpc-same-address.yaml")]) == 0
+    )
+    assert "there the address is another host" in capsys.readouterr().out

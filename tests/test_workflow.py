@@ -194,6 +194,6 @@ def test_by_default_only_the_stacks_own_account_and_region_are_allowed(run_workf
 def test_odd_faults_keep_their_names_and_the_notice_is_retried(run_workflow: Runner) -> None:
     result = run_workflow("spot-interruption-with-eni.json", "odd-faults.yaml")
     assert (result["status"], result["error"]) == ("FAILED", "AwsRequestFailed")
-    assert "Weird<Code>&: a < b & c" in result["cause"]
+    assert "ValidationError: Weird<Code>& a < b & c" in result["cause"]
     assert result["api_calls"]["sns:Publish"] == 2  # throttled once, retried
     assert len(result["notifications"]) == 1

@@ -65,9 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--name", type=_execution_name, help="execution name (default: random)")
     simulate.add_argument(
         "--log-level",
-        default="WARNING",
+        default="ERROR",
+        type=str.upper,
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="level of the handlers' own (Powertools) logs, written to stderr (default WARNING)",
+        help="level of the handlers' own (Powertools) logs, written to stderr (default ERROR)",
     )
     soak = commands.add_parser(
         "soak",

@@ -69,7 +69,7 @@ import spotdrain.aws
 import spotdrain.clock
 from spotdrain.aws import arn_part
 from spotdrain.models import canonical_ip
-from spotdrain.observability import logger
+from spotdrain.observability import logger, metrics
 from spotdrain_cli import aws_model
 from spotdrain_cli.aws_model import ElbTargets, SimClock
 from spotdrain_cli.template import StackModel, stack_model, substitute
@@ -282,7 +282,7 @@ class Simulation:
         account: str,
         start: datetime | None = None,
         time_scale: float = 0.0,
-        handler_log_level: str = "WARNING",
+        handler_log_level: str = "ERROR",
     ) -> None:
         if time_scale < 0:
             raise ValueError("time scale must be >= 0")
@@ -875,6 +875,10 @@ class Simulation:
                         "stackTrace": traceback.format_tb(exc.__traceback__)[-5:],
                     }
                 ).encode()
+            finally:
+                # metrics are disabled here, and Powertools then keeps them instead of flushing:
+                # drop them, or they pile up and spill onto stdout at 100 values
+                metrics.clear_metrics()
 
     @contextmanager
     def _handler_logging(self) -> Iterator[None]:

@@ -104,7 +104,10 @@ def describe_world(world: World) -> str:
                 + group.load_balancer
                 + ", "
             )
-        targets = ", ".join(f"{t.id}:{t.port or group.port} {t.state}" for t in group.targets) or "no targets"
+        targets = (
+            ", ".join(f"{endpoint(t.id, t.port or group.port)} {t.state}" for t in group.targets)
+            or "no targets"
+        )
         groups.append(
             f"{group.name} ({kind}{group.protocol}:{group.port}, {group.target_type} targets, "
             f"deregistration delay {group.deregistration_delay_seconds} s; {targets})"
@@ -119,7 +122,7 @@ def describe_world(world: World) -> str:
             f"ECS knows {len(world.ecs.tasks)} task(s)" + (f" and service(s) {services}" if services else "")
         )
     if world.faults:
-        parts.append("faults: " + ", ".join(f"{f.operation} → {f.error}" for f in world.faults))
+        parts.append("faults: " + ", ".join(f"{f.operation} → {_fault_text(f)}" for f in world.faults))
     if world.parameters:
         parts.append("parameters: " + ", ".join(f"{k}={v}" for k, v in world.parameters.items()))
     return "; ".join(parts) + "."
@@ -248,7 +251,7 @@ def run(
     *,
     time_scale: float = 0.0,
     live: TextIO | None = None,
-    handler_log_level: str = "WARNING",
+    handler_log_level: str = "ERROR",
     execution_name: str | None = None,
 ) -> dict[str, Any]:
     """Run one execution for ``event`` in ``world``; print the timeline to ``live`` if given."""
@@ -276,7 +279,7 @@ def run_sequence(
     *,
     time_scale: float = 0.0,
     names: list[str] | None = None,
-    handler_log_level: str = "WARNING",
+    handler_log_level: str = "ERROR",
     start_delay_seconds: float = 0.0,
 ) -> list[dict[str, Any]]:
     """Run one execution per event, one after the other, in the same world (which keeps what
@@ -330,14 +333,16 @@ def render_summary(result: dict[str, Any], out: TextIO | None = None) -> None:
         print(f"  cause: {readable_cause(result['cause'])}", file=out)
     if isinstance(result["output"], dict) and result["output"].get("reason"):
         print(f"  reason: {result['output']['reason']}", file=out)
+    for skip in result["output"].get("skipped", []) if isinstance(result["output"], dict) else []:
+        print(f"  skipped {skip.get('arn')}: {skip.get('reason')}", file=out)
     for item in result["deregistered"]:
         group_name = item["targetGroup"] or item["targetGroupArn"]
-        print(
-            f"  deregistered {item['id']}:{item['port']} from {group_name} at t+{item['atSeconds']:.1f}s",
-            file=out,
-        )
+        where = endpoint(item["id"], item["port"])
+        print(f"  deregistered {where} from {group_name} at t+{item['atSeconds']:.1f}s", file=out)
     for group in result["targets_after"]:
-        targets = ", ".join(f"{t['id']}:{t['port']} {t['state']}" for t in group["targets"]) or "none"
+        targets = (
+            ", ".join(f"{endpoint(t['id'], t['port'])} {t['state']}" for t in group["targets"]) or "none"
+        )
         print(f"  now in {group['targetGroup'] or group['targetGroupArn']}: {targets}", file=out)
     calls = ", ".join(f"{k} ×{v}" for k, v in result["api_calls"].items()) or "none"
     print(f"  AWS calls: {calls}", file=out)
@@ -347,7 +352,29 @@ def render_summary(result: dict[str, Any], out: TextIO | None = None) -> None:
         print(f"  SNS notice: {notice['subject']} — {error}", file=out)
 
 
+def _fault_text(fault: Any) -> str:
+    what = "success without effect" if fault.effect == "ignored" else str(fault.error)
+    when = (
+        f" on calls {fault.calls}"
+        if fault.calls is not None
+        else f" the first {fault.times} time(s)"
+        if fault.times is not None
+        else f" on {fault.rate:.0%} of calls"
+        if fault.rate is not None
+        else ""
+    )
+    return what + when
+
+
+def endpoint(address: str, port: int | None) -> str:
+    """address:port, with an IPv6 address in brackets."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def load_inputs(event_path: Path | None, world_path: Path | None) -> tuple[Any, World, Path, Path]:
-    event_file = event_path or DEFAULT_EVENT
+    """The event and world to run: ``--event`` if given, else the world's own ``event`` (a path
+    relative to the world file), else the AWS docs notice."""
     world_file = world_path or DEFAULT_WORLD
-    return load_event(event_file), load_world(world_file), event_file, world_file
+    world = load_world(world_file)
+    event_file = event_path or (world_file.parent / world.event if world.event else DEFAULT_EVENT)
+    return load_event(event_file), world, event_file, world_file

@@ -8,6 +8,7 @@ chosen AWS operations fail.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import ipaddress
 import json
@@ -72,6 +73,25 @@ class WorldEcs(_Strict):
 TIMEOUT_ERRORS = frozenset({"ReadTimeout", "ConnectTimeout"})
 
 
+@cache
+def known_error_codes(operation: str) -> frozenset[str]:
+    """Error codes a fault may name: those spotdrain classifies, and the operation's modelled ones."""
+    from spotdrain import aws
+
+    service, name = operation.split(":", 1)
+    shapes = _botocore().get_service_model(service).operation_model(name).error_shapes
+    modelled = {shape.error_code or shape.name for shape in shapes}
+    return frozenset(
+        TIMEOUT_ERRORS
+        | aws.THROTTLING_CODES
+        | aws.UNAVAILABLE_CODES
+        | aws.ACCESS_DENIED_CODES
+        | aws.NOT_FOUND_CODES
+        | modelled
+        | {"ValidationError", "InvalidParameterException", "ClientException", "InvalidTarget"}
+    )
+
+
 class WorldEc2(_Strict):
     """Network interfaces as DescribeNetworkInterfaces returns them (NetworkInterfaceId, SubnetId,
     PrivateIpAddress, Ipv6Addresses, Description, InterfaceType, ...), besides those of the ECS
@@ -132,6 +152,14 @@ class WorldFault(_Strict):
             raise ValueError(
                 "an error fault needs 'error' (an AWS error code, or ReadTimeout/ConnectTimeout)"
             )
+        if self.error and self.error not in known_error_codes(self.operation):
+            close = difflib.get_close_matches(self.error, sorted(known_error_codes(self.operation)), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"unknown error code {self.error!r} for {self.operation}{hint}: use one of the codes "
+                "spotdrain classifies (throttling, 5xx, access denied, not found), the operation's own "
+                "errors, or ReadTimeout/ConnectTimeout"
+            )
         if self.effect == "ignored":
             if self.error:
                 raise ValueError("an ignored call answers success: drop 'error'")
@@ -161,6 +189,7 @@ class World(_Strict):
     ec2: WorldEc2 = Field(default_factory=WorldEc2)
     faults: list[WorldFault] = Field(default_factory=list)
     seed: int = 0  # of the generator that draws faults with a rate
+    event: str | None = None  # the notice to run when --event is not given (relative to the world file)
 
     def check(self) -> None:
         for group in self.target_groups:
