@@ -1,0 +1,128 @@
+"""Reading an execution's history: path, timings, retries, and the state that really failed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from spotdrain_cli.engine import Simulation
+from spotdrain_cli.history import ExecutionNotFound, analyse, read_history
+from spotdrain_cli.simulate import event_place
+from tests.conftest import load_event, world
+
+ARN = "arn:aws:states:us-east-1:111122223333:execution:DrainStateMachine:x"
+
+
+def history_of(
+    world_name: str, event: str = "spot-interruption-with-eni.json"
+) -> tuple[list[dict[str, Any]], int]:
+    notice = load_event(event)
+    region, account, when = event_place(notice)
+    with Simulation(world(world_name), region=region, account=account, start=when) as sim:
+        arn = sim.start(notice, name="history")
+        sim.wait(arn)
+        events = read_history(sim.client("stepfunctions"), arn)
+        return events, len(sim.history(arn))
+
+
+def visit(result: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(state for state in result["states"] if state["name"] == name)
+
+
+def test_the_failed_state_is_the_one_that_failed_not_the_failure_branch() -> None:
+    events, _ = history_of("access-denied.yaml")
+    result = analyse(events)
+    assert (result["status"], result["error"], result["failed_state"]) == (
+        "FAILED",
+        "AwsAccessDenied",
+        "DeregisterTargets",
+    )
+    assert visit(result, "DeregisterTargets")["result"] == "failed"
+    assert visit(result, "DeregisterTargets")["errors"][0]["error"] == "AwsAccessDenied"
+    assert [s["name"] for s in result["states"]][-4:] == [
+        "RouteFailure",
+        "ReleaseNoticeClaim",
+        "NotifyFailure",
+        "Failed",
+    ]
+    assert visit(result, "ResolveTargets")["result"] == "succeeded"
+
+
+def test_retries_are_counted_and_a_retried_state_succeeded() -> None:
+    events, _ = history_of("throttled-deregister.yaml")
+    result = analyse(events)
+    assert (result["status"], result["outcome"], result["failed_state"]) == ("SUCCEEDED", "Drained", None)
+    deregister = visit(result, "DeregisterTargets")
+    assert (deregister["attempts"], deregister["retries"], deregister["result"]) == (5, 4, "succeeded")
+    assert [e["error"] for e in deregister["errors"]] == ["AwsThrottled"] * 4
+    assert result["retries"] == 4
+    wait = visit(result, "WaitForDrain")
+    assert wait["seconds"] == pytest.approx(30, abs=1)
+
+
+def test_an_execution_still_running_ends_in_a_running_state() -> None:
+    events, _ = history_of("default.yaml")
+    cut = next(i for i, e in enumerate(events) if e["type"] == "WaitStateEntered") + 1
+    result = analyse(events[:cut])
+    assert (result["status"], result["outcome"], result["failed_state"]) == ("RUNNING", None, None)
+    assert result["states"][-1]["name"] == "WaitForDrain"
+    assert result["states"][-1]["result"] == "running"
+    assert result["states"][-1]["exited"] is None
+
+
+def test_a_long_history_is_read_over_every_page() -> None:
+    events, total = history_of("never-drains.yaml")
+    assert total > 1000  # more than one page of GetExecutionHistory
+    assert len(events) == total
+    assert [e["id"] for e in events] == list(range(1, total + 1))
+    result = analyse(events)
+    assert (result["status"], result["error"], result["failed_state"]) == (
+        "FAILED",
+        "DrainTimeout",
+        "CheckDrain",
+    )
+    assert sum(1 for s in result["states"] if s["name"] == "CheckDrain") == 200
+
+
+@pytest.fixture
+def sfn() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()
+
+
+def event(number: int) -> dict[str, Any]:
+    return {
+        "id": number,
+        "type": "PassStateEntered",
+        "timestamp": datetime(2026, 11, 20, tzinfo=UTC) + timedelta(seconds=number),
+        "stateEnteredEventDetails": {"name": f"S{number}"},
+    }
+
+
+def test_every_page_is_asked_for_with_the_token_it_was_given(sfn: tuple[Any, Stubber]) -> None:
+    client, stub = sfn
+    stub.add_response(
+        "get_execution_history",
+        {"events": [event(1), event(2)], "nextToken": "page-2"},
+        {"executionArn": ARN, "maxResults": 1000},
+    )
+    stub.add_response(
+        "get_execution_history",
+        {"events": [event(3)]},
+        {"executionArn": ARN, "maxResults": 1000, "nextToken": "page-2"},
+    )
+    assert [e["id"] for e in read_history(client, ARN)] == [1, 2, 3]
+
+
+def test_an_execution_that_no_longer_exists_is_a_clear_message(sfn: tuple[Any, Stubber]) -> None:
+    client, stub = sfn
+    stub.add_client_error("get_execution_history", "ExecutionDoesNotExist", "Execution Does Not Exist")
+    with pytest.raises(ExecutionNotFound, match="kept for 90 days"):
+        read_history(client, ARN)
