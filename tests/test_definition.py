@@ -17,7 +17,7 @@ from spotdrain_cli import DEFINITION
 from spotdrain_cli.template import PLACEHOLDER, TemplateError, load_template, stack_model, substitute
 
 REGION, ACCOUNT = "us-east-1", "111122223333"
-AWS_ERROR_PREFIXES = ("States.", "Lambda.", "SNS.", "DynamoDB.")
+AWS_ERROR_PREFIXES = ("States.", "Lambda.", "Sandbox.", "SNS.", "DynamoDB.")
 PASCAL = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+$")
 
 

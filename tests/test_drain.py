@@ -87,11 +87,35 @@ def progress_of(state: DrainState) -> DrainProgress:
     return state.drain
 
 
+@pytest.fixture(autouse=True)
+def one_client(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """DeregisterTargets goes through a one-attempt client, DescribeTargetHealth through the usual
+    one: here both are the same client, so that one Stubber sees every call in order. The modes
+    asked for are recorded."""
+    modes: list[str] = []
+
+    def same(service: str, region: str, account: str | None = None, *, mode: str = "standard") -> Any:
+        modes.append(mode)
+        return client(service, region, account)
+
+    monkeypatch.setattr(spotdrain.drain, "client", same)
+    return modes
+
+
 @pytest.fixture
 def elbv2() -> Iterator[Stubber]:
     with Stubber(client("elbv2", REGION)) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
+
+
+def test_deregister_targets_is_sent_once_per_attempt(elbv2: Stubber, one_client: list[str]) -> None:
+    """No SDK retry of DeregisterTargets long after the guard's proof: one attempt, and a failure
+    fails the step (the workflow's retry runs the guard again)."""
+    elbv2.add_response("deregister_targets", {})
+    with at(2):
+        deregister_targets(resolved([APP]))
+    assert one_client == ["once"]
 
 
 def health(*entries: tuple[str, int, str, str | None]) -> dict[str, Any]:
@@ -454,7 +478,8 @@ def test_the_guard_proves_ownership_again_when_deregistration_is_slow(owned: moc
         Ownership(proof="ENI"),
         Ownership(proof="EC2", reassigned="10.0.1.25 now held by eni-new"),
     ]
-    times = iter([T0, T0 + timedelta(seconds=1), T0 + timedelta(seconds=1), T0 + timedelta(seconds=5)])
+    ticks = iter(range(100))  # every look at the clock is 1.5 s later than the last
+    times = (T0 + timedelta(seconds=1.5 * tick) for tick in ticks)
     with (
         Stubber(client("elbv2", REGION)) as stub,
         mock.patch.object(spotdrain.clock, "now", side_effect=lambda: next(times)),

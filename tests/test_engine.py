@@ -29,10 +29,10 @@ def test_handler_errors_come_back_the_way_lambda_reports_them(run_workflow: Runn
 
 def test_waits_and_back_off_run_on_the_simulated_clock(run_workflow: Runner) -> None:
     result = run_workflow("spot-interruption-with-eni.json", "throttled-deregister.yaml")
-    # 30 s of drain plus jittered back-offs (SDK: up to 1 + 2 s twice; workflow: up to 1 s),
-    # all simulated: the test itself takes ~1 s.
-    assert 30 <= result["simulated_seconds"] < 30 + 3 + 1 + 1 + 1
-    assert (result["retries"], result["sdk_retries"]) == (1, 3)
+    # 30 s of drain plus four jittered workflow back-offs (at most 1, 2, 4 and 8 s), all
+    # simulated: the test itself takes ~1 s.
+    assert 30 <= result["simulated_seconds"] < 30 + 1 + 2 + 4 + 8 + 1
+    assert (result["retries"], result["sdk_retries"]) == (4, 0)
 
 
 def test_history_timestamps_are_simulated_time() -> None:

@@ -87,8 +87,20 @@ def test_the_ledger_fails_open(monkeypatch: pytest.MonkeyPatch, code: str) -> No
     """A ledger that cannot be written never stops a drain."""
     monkeypatch.setenv(ledger.TABLE_VARIABLE, TABLE)
     monkeypatch.setenv("AWS_REGION", REGION)
-    with Stubber(client("dynamodb", REGION, quick=True)) as stub:
+    with Stubber(client("dynamodb", REGION, mode="quick")) as stub:
         stub.add_client_error("update_item", code)
         claim = ledger.claim(task(3), EXECUTION_A)
     assert claim.handled_by is None
     assert code in claim.reason
+
+
+def test_too_little_time_left_for_the_ledger_is_no_reason_to_stop(table: Any) -> None:
+    """The time budget refuses the call: the ledger still fails open."""
+    from spotdrain import aws
+
+    aws.start_invocation(1000)
+    try:
+        claim = ledger.claim(task(3), EXECUTION_A)
+    finally:
+        aws.start_invocation(None)
+    assert (claim.handled_by, claim.reason) == (None, "notice ledger unavailable (AwsUnavailable)")

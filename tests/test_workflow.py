@@ -102,9 +102,10 @@ def test_throttled_elbv2_call_is_retried_to_success(run_workflow: Runner) -> Non
     assert (result["status"], result["outcome"]) == ("SUCCEEDED", "Drained")
     assert result["faults_injected"] == {"elbv2:DeregisterTargets": 4}
     assert result["api_calls"]["elbv2:DeregisterTargets"] == 5
-    # three attempts in the first invocation (two SDK retries), then one workflow retry whose
-    # second attempt succeeds
-    assert (result["retries"], result["sdk_retries"]) == (1, 3)
+    # DeregisterTargets goes out once per attempt (never long after the guard's proof): four
+    # workflow retries, each running the guard again, and the fifth attempt succeeds
+    assert (result["retries"], result["sdk_retries"]) == (4, 0)
+    assert result["api_calls"]["ec2:DescribeNetworkInterfaces"] == 5
     assert len(result["deregistered"]) == 1
     assert result["notifications"] == []
 

@@ -56,6 +56,14 @@ _CONFIG = Config(
 )
 # For calls that must never hold a step up (the notice ledger, which fails open): one attempt.
 QUICK = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=2)
+# For calls that must go out while a proof is fresh (DeregisterTargets after the IP reuse guard):
+# one attempt; a failure fails the step, and the workflow's retry runs the guard again.
+ONCE = Config(
+    retries={"total_max_attempts": 1, "mode": "standard"},
+    connect_timeout=CONNECT_TIMEOUT,
+    read_timeout=READ_TIMEOUT,
+)
+CONFIGS = {"standard": _CONFIG, "quick": QUICK, "once": ONCE}
 _time_limit: list[float] = []  # monotonic time by which the current invocation must be done
 
 
@@ -128,15 +136,13 @@ NOT_FOUND_CODES = frozenset(
 ROLE_SESSION_NAME = "spotdrain"
 CREDENTIALS_MARGIN = timedelta(minutes=5)
 _role_credentials: dict[tuple[str, str], dict[str, Any]] = {}
-_assumed_clients: dict[tuple[str, str, str, str], tuple[Any, datetime]] = {}
+_assumed_clients: dict[tuple[str, str, str, str, str], tuple[Any, datetime]] = {}
 _lock = threading.Lock()
 
 
 @cache
-def _own_client(service: str, region: str, quick: bool = False) -> Any:
-    return _made(
-        boto3.session.Session().client(service, region_name=region, config=QUICK if quick else _CONFIG)
-    )
+def _own_client(service: str, region: str, mode: str = "standard") -> Any:
+    return _made(boto3.session.Session().client(service, region_name=region, config=CONFIGS[mode]))
 
 
 def arn_part(arn: str, index: int) -> str | None:
@@ -160,23 +166,24 @@ def partition_of(region: str) -> str:
     return "aws"
 
 
-def client(service: str, region: str, account: str | None = None, *, quick: bool = False) -> Any:
+def client(service: str, region: str, account: str | None = None, *, mode: str = "standard") -> Any:
     """A boto3 client for ``service`` in ``region``, created once per process on first use.
 
     For a resource of another ``account`` than the function's own (HOME_ACCOUNT_ID), the client
     uses the role named by CROSS_ACCOUNT_ROLE_NAME in that account (STS AssumeRole, cached and
-    renewed before it expires). ``quick``: one attempt, short timeouts (the notice ledger).
+    renewed before it expires). ``mode``: "standard" (SDK retries), "quick" (one attempt, short
+    timeouts: the notice ledger) or "once" (one attempt: DeregisterTargets behind the guard).
     """
     home = os.environ.get("HOME_ACCOUNT_ID", "")
     if account is None or not home or account == home:
-        return _own_client(service, region, quick)
+        return _own_client(service, region, mode)
     role_name = os.environ.get("CROSS_ACCOUNT_ROLE_NAME", "")
     if not role_name:
         raise InvalidConfiguration(
             f"{service} resources in account {account} are not reachable from account {home}: "
             "set CrossAccountRoleName to a role that spotdrain may assume there"
         )
-    key = (service, region, account, role_name)
+    key = (service, region, account, role_name, mode)
     with _lock:
         cached = _assumed_clients.get(key)
         if cached and cached[1] - clock.now() > CREDENTIALS_MARGIN:
@@ -187,7 +194,7 @@ def client(service: str, region: str, account: str | None = None, *, quick: bool
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
     )
-    made = _made(session.client(service, region_name=region, config=QUICK if quick else _CONFIG))
+    made = _made(session.client(service, region_name=region, config=CONFIGS[mode]))
     with _lock:
         _assumed_clients[key] = (made, credentials["Expiration"])
     return made

@@ -110,20 +110,22 @@ def guarded_deregister(
             f"not deregistering after the drain deadline {deadline.isoformat()}: task "
             f"{task.task_arn} is gone by now and its address may belong to another task"
         )
+    proved_at = clock.now()  # the proof is as old as the first question it asks
     ownership = check_ownership(task)
     sent: list[Target] = []
     if ownership.reassigned or not targets:
         return ownership, sent
-    proved_at = clock.now()
     for group_arn, group_targets in _by_group(targets).items():
-        elbv2 = client("elbv2", task.region, account_of(group_arn))
+        # one attempt per call: an SDK retry could go out long after the proof; a failure fails
+        # the step, and the workflow's retry runs the guard again
+        elbv2 = client("elbv2", task.region, account_of(group_arn), mode="once")
         for start in range(0, len(group_targets), DEREGISTER_BATCH):
             batch = group_targets[start : start + DEREGISTER_BATCH]
-            if clock.now() - proved_at > PROOF_FRESH:  # slow calls or retries: prove it again
+            if clock.now() - proved_at > PROOF_FRESH:  # slow calls: prove it again
+                proved_at = clock.now()
                 ownership = check_ownership(task)
                 if ownership.reassigned:
                     return ownership, sent
-                proved_at = clock.now()
             # AWS answers success for a target that is not registered; InvalidTarget means it
             # is not there (any more). Either way CheckDrain verifies the result explicitly.
             with aws_errors("elbv2:DeregisterTargets", tolerate=INVALID_TARGET):

@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from spotdrain import clock
 from spotdrain.aws import client
+from spotdrain.errors import SpotDrainError
 from spotdrain.models import TaskInfo
 
 TABLE_VARIABLE = "NOTICE_LEDGER_TABLE"
@@ -47,7 +48,7 @@ def claim(task: TaskInfo, execution: str | None) -> Claim:
     if not table:
         return Claim(reason="no notice ledger configured")
     version = task.detail_version or 0  # real ECS events carry one; a hand-made event counts as 0
-    dynamodb = client("dynamodb", os.environ.get("AWS_REGION") or task.region, quick=True)
+    dynamodb = client("dynamodb", os.environ.get("AWS_REGION") or task.region, mode="quick")
     now = clock.now()
     values: dict[str, Any] = {
         ":v": {"N": str(version)},
@@ -68,7 +69,7 @@ def claim(task: TaskInfo, execution: str | None) -> Claim:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             return Claim(reason=f"notice ledger unavailable ({exc.response.get('Error', {}).get('Code')})")
         return _already_handled(task, exc.response.get("Item") or {})
-    except BotoCoreError as exc:
+    except (BotoCoreError, SpotDrainError) as exc:  # incl. too little time left for the call
         return Claim(reason=f"notice ledger unavailable ({type(exc).__name__})")
     return Claim(reason=f"notice version {version} claimed")
 
