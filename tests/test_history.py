@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -126,3 +127,88 @@ def test_an_execution_that_no_longer_exists_is_a_clear_message(sfn: tuple[Any, S
     stub.add_client_error("get_execution_history", "ExecutionDoesNotExist", "Execution Does Not Exist")
     with pytest.raises(ExecutionNotFound, match="kept for 90 days"):
         read_history(client, ARN)
+
+
+# --- spotdrain history --------------------------------------------------------------------------
+def run_history(
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+    pages: list[list[dict[str, Any]]] | None = None,
+    error: str | None = None,
+) -> tuple[int, Any]:
+    from spotdrain_cli import cli
+
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    stub = Stubber(client)
+    if error:
+        stub.add_client_error("get_execution_history", error, "Execution Does Not Exist")
+    for index, page in enumerate(pages or []):
+        response: dict[str, Any] = {"events": page}
+        expected: dict[str, Any] = {"executionArn": ARN, "maxResults": 1000}
+        if index + 1 < len(pages or []):
+            response["nextToken"] = f"t{index + 1}"
+        if index:
+            expected["nextToken"] = f"t{index}"
+        stub.add_response("get_execution_history", response, expected)
+    stub.activate()
+    asked: list[tuple[str, Any, Any]] = []
+
+    def fake_client(region: str, profile: str | None, endpoint_url: str | None) -> Any:
+        asked.append((region, profile, endpoint_url))
+        return client
+
+    monkeypatch.setattr(cli, "stepfunctions_client", fake_client)
+    code = cli.main(["history", ARN, *args])
+    stub.assert_no_pending_responses()
+    return code, asked
+
+
+def test_history_prints_the_path_and_the_state_that_failed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events, _ = history_of("access-denied.yaml")
+    code, asked = run_history(monkeypatch, "--profile", "ops", pages=[events[:20], events[20:]])
+    out = capsys.readouterr().out
+    assert (code, asked) == (0, [("us-east-1", "ops", None)])
+    assert (
+        "Status: FAILED — AwsAccessDenied at DeregisterTargets: elbv2:DeregisterTargets failed: AccessDenied"
+        in out
+    )
+    assert "DeregisterTargets    failed" in out
+    assert "RouteFailure" in out
+    assert "NotifyFailure" in out
+    assert f"History: {len(events)} events, 0 retries" in out
+
+
+def test_history_json_is_the_analysis(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events, _ = history_of("throttled-deregister.yaml")
+    code, _ = run_history(monkeypatch, "--json", "--region", "eu-west-1", pages=[events])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert (result["status"], result["outcome"], result["retries"]) == ("SUCCEEDED", "Drained", 4)
+    assert result["execution_arn"] == ARN
+
+
+def test_history_of_an_unknown_execution_is_a_message_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run_history(monkeypatch, error="ExecutionDoesNotExist")
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "no execution" in err
+    assert "90 days" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "arn", ["not-an-arn", "arn:aws:states:us-east-1:111122223333:stateMachine:DrainStateMachine"]
+)
+def test_history_refuses_what_is_not_an_execution_arn(arn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from spotdrain_cli import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["history", arn])
+    assert exit_info.value.code == 2
+    assert "execution ARN" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from spotdrain_cli.template import TemplateError
 from spotdrain_cli.world import WorldError
@@ -85,7 +86,64 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault-rate", type=_rate, default=0.2, help="share of ELBv2/ECS calls that fail (default 0.2)"
     )
     soak.add_argument("--seed", type=int, default=1, help="seed of the fault generator (default 1)")
+    history = commands.add_parser(
+        "history",
+        help="an execution's path on AWS: states, timings, retries, and the state that failed",
+        description=(
+            "Read the whole history of an execution (every page of GetExecutionHistory) and print "
+            "the path it took: each state with its timing, attempts and errors, and the state "
+            "that actually failed (not the failure branch after it). Exit status 0 if the history "
+            "was read, 1 if it could not be (unknown or expired execution, AWS error), 2 for bad "
+            "arguments."
+        ),
+    )
+    history.add_argument("execution_arn", type=_execution_arn, help="the execution's ARN")
+    history.add_argument("--region", help="AWS region (default: the one in the ARN)")
+    history.add_argument("--profile", help="AWS profile (default: the usual credential chain)")
+    history.add_argument("--endpoint-url", help="a Step Functions endpoint other than AWS's")
+    history.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
+
+
+def _execution_arn(text: str) -> str:
+    if not re.fullmatch(
+        r"arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:execution:[^:\s]{1,80}:[^:\s]{1,80}", text
+    ):
+        raise argparse.ArgumentTypeError(
+            "a Step Functions execution ARN (arn:aws:states:REGION:ACCOUNT:execution:...)"
+        )
+    return text
+
+
+def stepfunctions_client(region: str, profile: str | None, endpoint_url: str | None) -> Any:
+    import boto3
+
+    session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
+    return session.client("stepfunctions", region_name=region, endpoint_url=endpoint_url)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from spotdrain_cli import history
+
+    region = args.region or args.execution_arn.split(":")[3]
+    try:
+        sfn = stepfunctions_client(region, args.profile, args.endpoint_url)
+        events = history.read_history(sfn, args.execution_arn)
+    except history.ExecutionNotFound as exc:
+        print(f"spotdrain history: {exc}", file=sys.stderr)
+        return EXIT_EXECUTION_FAILED
+    except (ClientError, BotoCoreError) as exc:
+        print(f"spotdrain history: could not read the history: {exc}", file=sys.stderr)
+        return EXIT_EXECUTION_FAILED
+    result = history.analyse(events)
+    if args.json:
+        json.dump({"execution_arn": args.execution_arn, **result}, sys.stdout, indent=2, default=str)
+        print()
+    else:
+        history.render(args.execution_arn, result, sys.stdout)
+    return EXIT_OK
 
 
 def _count(text: str) -> int:
@@ -159,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_simulate(args)
         if args.command == "soak":
             return cmd_soak(args)
+        if args.command == "history":
+            return cmd_history(args)
     except BrokenPipeError:  # e.g. `spotdrain simulate | head`: the reader has gone, stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_EXECUTION_FAILED

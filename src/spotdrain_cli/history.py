@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 FAILURE_BRANCH = frozenset(
     {"CaptureParseError", "RouteFailure", "ReleaseNoticeClaim", "NotifyFailure", "Failed"}
@@ -36,7 +36,7 @@ class StateVisit:
     output: Any = None
     attempts: int = 0  # Task invocations (1 + retries)
     errors: list[dict[str, str]] = field(default_factory=list)  # each failed attempt
-    result: str = "running"  # succeeded | failed | caught | running
+    result: str = "running"  # succeeded | failed | caught | ended (terminal state) | running
 
     @property
     def seconds(self) -> float | None:
@@ -90,6 +90,7 @@ def analyse(events: list[dict[str, Any]]) -> dict[str, Any]:
     """The path taken, state by state, and how the execution ended."""
     visits: list[StateVisit] = []
     current: StateVisit | None = None
+    ended_at: datetime | None = None
     ending: dict[str, Any] = {"status": "RUNNING"}
     for event in events:
         kind = str(event.get("type", ""))
@@ -119,6 +120,7 @@ def analyse(events: list[dict[str, Any]]) -> dict[str, Any]:
                 {"error": str(details.get("error", kind)), "cause": str(details.get("cause", ""))}
             )
         elif kind.startswith("Execution") and kind != "ExecutionStarted":
+            ended_at = stamp
             ending = {
                 "status": kind.removeprefix("Execution").upper().replace("TIMEDOUT", "TIMED_OUT"),
                 "error": details.get("error"),
@@ -126,6 +128,8 @@ def analyse(events: list[dict[str, Any]]) -> dict[str, Any]:
                 "output": _json(details.get("output")),
             }
     for visit in visits:
+        if visit.exited is None and ended_at is not None:  # Succeed/Fail states have no exit event
+            visit.exited, visit.result = ended_at, "ended"
         if visit.errors and visit.exited is not None:
             # errors on the last attempt that was not followed by success: the state failed and
             # its Catch took over ("caught"); errors followed by success were retried
@@ -148,3 +152,38 @@ def analyse(events: list[dict[str, Any]]) -> dict[str, Any]:
         "retries": sum(max(0, v.attempts - 1) for v in visits),
         "history_events": len(events),
     }
+
+
+def _short(text: Any, limit: int = 160) -> str:
+    flat = " ".join(str(text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _message(cause: Any) -> str:
+    parsed = _json(cause)
+    if isinstance(parsed, dict) and parsed.get("errorMessage"):
+        return str(parsed["errorMessage"])
+    return str(cause or "")
+
+
+def render(execution_arn: str, result: dict[str, Any], out: TextIO) -> None:
+    """The path taken, a line per state visit, and how the execution ended."""
+    print(f"Execution: {execution_arn}", file=out)
+    head = f"Status: {result['status']}"
+    if result.get("failed_state"):
+        head += f" — {result['error']} at {result['failed_state']}: {_short(_message(result['cause']))}"
+    elif result.get("outcome"):
+        head += f" at {result['outcome']}"
+    print(head, file=out)
+    states = result["states"]
+    start = datetime.fromisoformat(states[0]["entered"]) if states else None
+    for state in states:
+        at = (datetime.fromisoformat(state["entered"]) - start).total_seconds() if start else 0.0
+        took = f"{state['seconds']:.1f} s" if state["seconds"] is not None else "…"
+        line = f"  t+{at:7.1f}s  {state['name']:<20} {state['result']:<9} {took:>8}"
+        if state["retries"]:
+            line += f"  {state['attempts']} attempts"
+        print(line, file=out)
+        for error in state["errors"]:
+            print(f"      ✗ {error['error']}: {_short(_message(error['cause']))}", file=out)
+    print(f"History: {result['history_events']} events, {result['retries']} retries", file=out)
