@@ -85,9 +85,9 @@ def test_workflow_has_the_contracted_states() -> None:
         "Ignored",
         "NotRegistered",
         "TaskNotFound",
-        "NotifyFailure",
         "Failed",
     } <= names
+    assert "NotifyFailure" not in names  # the EventBridge rule on the execution's status notifies
     assert definition()["StartAt"] == "ParseEvent"
     assert states()["WaitForDrain"]["SecondsPath"] == "$.drain.nextWaitSeconds"
     assert states()["Failed"]["ErrorPath"] == "$.error.Error"
@@ -139,46 +139,72 @@ def test_tasks_retry_transient_errors_only_with_backoff_cap_and_full_jitter() ->
     assert set(errors.RETRYABLE_ERRORS) <= lambda_retried
 
 
-def test_every_task_fails_into_the_failure_branch_keeping_the_error() -> None:
+def test_only_final_errors_are_caught_so_the_others_can_be_redriven() -> None:
+    """A Catch sends the execution to the Fail state, where a redrive would fail again. So only
+    the final errors (bad notice, safety stops) are caught; any other error fails the execution at
+    the step itself, where RedriveExecution resumes once the cause is fixed."""
+    caught = set(errors.CAUGHT_ERRORS)
+    assert caught == {
+        "InvalidEvent",
+        "AccountOrRegionNotAllowed",
+        "DeregistrationIneffective",
+        "StaleNotice",
+        "TooManyRegistrations",
+        "DrainTimeout",
+    }
+    assert not caught & {"AwsAccessDenied", "AwsThrottled", "AwsUnavailable", "InvalidConfiguration"}
     for name in ("ResolveTargets", "DeregisterTargets", "CheckDrain"):
         (catch,) = states()[name]["Catch"]
         assert catch == {
             **catch,
-            "ErrorEquals": ["States.ALL"],
+            "ErrorEquals": list(errors.CAUGHT_ERRORS),
             "ResultPath": "$.error",
             "Next": "RouteFailure",
         }
-    # a failed drain gives its notice back to the ledger (only the claim this execution holds),
-    # and is notified whatever happens to that
+    for state in states().values():
+        for catch in state.get("Catch", []):
+            if state.get("Type") == "Task" and state["Resource"].endswith("lambda:invoke"):
+                assert "States.ALL" not in catch["ErrorEquals"]
+    # a caught failure gives its notice back to the ledger (only the claim this execution holds)
     route = states()["RouteFailure"]
     assert route["Choices"] == [
         {"Variable": "$.task.taskArn", "IsPresent": True, "Next": "ReleaseNoticeClaim"}
     ]
-    assert route["Default"] == "NotifyFailure"
+    assert route["Default"] == "Failed"
     release = states()["ReleaseNoticeClaim"]
     assert release["Resource"] == "arn:aws:states:::dynamodb:deleteItem"
     assert release["Parameters"]["ConditionExpression"] == "executionArn = :execution"
     assert release["Parameters"]["ExpressionAttributeValues"] == {":execution": {"S.$": "$$.Execution.Id"}}
-    assert (release["Next"], release["Catch"][0]["Next"], release["ResultPath"]) == ("NotifyFailure",) * 2 + (
-        None,
-    )
+    assert (release["Next"], release["Catch"][0]["Next"], release["ResultPath"]) == ("Failed", "Failed", None)
     assert release["Catch"][0]["ResultPath"] not in {"$", "$.error"}
     # ParseEvent's input is the raw event (up to 256 KB, maybe not an object): the error replaces
     # it and a Pass state puts it at $.error, so the failure branch never overflows or breaks
     (catch,) = states()["ParseEvent"]["Catch"]
-    assert catch == {**catch, "ErrorEquals": ["States.ALL"], "ResultPath": "$", "Next": "CaptureParseError"}
+    assert catch == {
+        **catch,
+        "ErrorEquals": list(errors.CAUGHT_ERRORS),
+        "ResultPath": "$",
+        "Next": "CaptureParseError",
+    }
     capture = states()["CaptureParseError"]
-    assert (capture["Type"], capture["Parameters"], capture["Next"]) == (
-        "Pass",
-        {"error.$": "$"},
-        "NotifyFailure",
-    )
-    notify = states()["NotifyFailure"]
-    assert notify["Resource"] == "arn:aws:states:::sns:publish"
-    assert notify["Parameters"]["TopicArn"] == "${FailureTopicArn}"
-    assert notify["ResultPath"] is None  # keep $.error for Failed
-    assert notify["Catch"][0]["Next"] == "Failed"
-    assert notify["Catch"][0]["ResultPath"] != "$.error"
+    assert (capture["Type"], capture["Parameters"], capture["Next"]) == ("Pass", {"error.$": "$"}, "Failed")
+
+
+def test_every_unsuccessful_end_is_notified_by_the_status_rule() -> None:
+    resources = load_template()["Resources"]
+    rule = resources["ExecutionEndedRule"]["Properties"]
+    assert rule["EventPattern"]["detail"] == {
+        "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+        "stateMachineArn": [{"Ref": "DrainStateMachine"}],
+    }
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Ref": "FailureTopic"}
+    assert set(target["InputTransformer"]["InputPathsMap"]) >= {"execution", "status", "error", "cause"}
+    (statement,) = resources["FailureTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {
+        "Fn::GetAtt": ["ExecutionEndedRule", "Arn"]
+    }
 
 
 def test_poll_loop_is_wait_check_route_and_the_guard_can_stop_it() -> None:
@@ -230,7 +256,7 @@ def test_worst_case_history_stays_far_below_the_service_limit() -> None:
         "RouteDeregistration",
     ]
     loop = ["WaitForDrain", "CheckDrain", "RouteDrain"]
-    ending = ["RouteFailure", "ReleaseNoticeClaim", "NotifyFailure", "Failed"]
+    ending = ["RouteFailure", "ReleaseNoticeClaim", "Failed"]
     total = 2 + sum(worst_case_events(all_states[name]) for name in once + ending)
     total += most_polls * sum(worst_case_events(all_states[name]) for name in loop)
     assert total < 25_000 // 2, total

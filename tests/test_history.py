@@ -45,13 +45,26 @@ def test_the_failed_state_is_the_one_that_failed_not_the_failure_branch() -> Non
     )
     assert visit(result, "DeregisterTargets")["result"] == "failed"
     assert visit(result, "DeregisterTargets")["errors"][0]["error"] == "AwsAccessDenied"
+    assert result["states"][-1]["name"] == "DeregisterTargets"  # not caught: redrivable there
+    assert visit(result, "ResolveTargets")["result"] == "succeeded"
+
+
+def test_a_caught_error_names_the_state_it_came_from_not_the_failure_branch() -> None:
+    events, _ = history_of("deregister-never-effective.yaml")
+    result = analyse(events)
+    assert (result["status"], result["error"], result["failed_state"], result["outcome"]) == (
+        "FAILED",
+        "DeregistrationIneffective",
+        "CheckDrain",
+        "Failed",
+    )
     assert [s["name"] for s in result["states"]][-4:] == [
+        "CheckDrain",
         "RouteFailure",
         "ReleaseNoticeClaim",
-        "NotifyFailure",
         "Failed",
     ]
-    assert visit(result, "ResolveTargets")["result"] == "succeeded"
+    assert [s["result"] for s in result["states"]][-4:] == ["caught", "succeeded", "succeeded", "ended"]
 
 
 def test_retries_are_counted_and_a_retried_state_succeeded() -> None:
@@ -166,17 +179,16 @@ def run_history(
 def test_history_prints_the_path_and_the_state_that_failed(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    events, _ = history_of("access-denied.yaml")
+    events, _ = history_of("deregister-never-effective.yaml")
     code, asked = run_history(monkeypatch, "--profile", "ops", pages=[events[:20], events[20:]])
     out = capsys.readouterr().out
     assert (code, asked) == (0, [("us-east-1", "ops", None)])
     assert (
-        "Status: FAILED — AwsAccessDenied at DeregisterTargets: elbv2:DeregisterTargets failed: AccessDenied"
-        in out
+        "Status: FAILED — DeregistrationIneffective at CheckDrain: deregistration did not take effect" in out
     )
-    assert "DeregisterTargets    failed" in out
-    assert "RouteFailure" in out
-    assert "NotifyFailure" in out
+    assert "CheckDrain           caught" in out
+    assert "RouteFailure         succeeded" in out
+    assert "Failed               ended" in out
     assert f"History: {len(events)} events, 0 retries" in out
 
 

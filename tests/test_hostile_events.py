@@ -181,7 +181,7 @@ def writes(calls: Counter[str] | dict[str, int]) -> list[str]:
 
 def mutating(calls: Counter[str] | dict[str, int]) -> list[str]:
     """The writes among ``calls`` to ELBv2, ECS or EC2: those that could touch a target or a task.
-    (The failure notice, sns:Publish, and the notice ledger's bookkeeping are not among them.)"""
+    (The notice ledger's bookkeeping is not among them.)"""
     return [op for op in writes(calls) if op.split(":", 1)[0] in TARGET_SERVICES]
 
 
@@ -190,9 +190,10 @@ class SharedWorld:
     """Simulations of ``world`` at the fixed place and time, one at a time, always pristine.
 
     ``pristine()`` reuses the current simulation only if the last run left no trace in it: no
-    deregistration, every target as built, the clock not moved, and no AWS write but the
-    failure notice (sns:Publish, consumed by ``simulate.summarise``) and DynamoDB bookkeeping
-    (the notice ledger), whose tables are put back as built. Anything else makes it build a
+    deregistration, every target as built, the clock not moved, and no AWS write but DynamoDB
+    bookkeeping (the notice ledger), whose tables are put back as built. (The failure notice
+    comes from the status rule, which the engine does not record; ``simulate.summarise``
+    consumes it.) Anything else makes it build a
     fresh world.
     """
 
@@ -229,7 +230,7 @@ class SharedWorld:
     def _untouched(self, sim: Simulation) -> bool:
         if sim.elb.deregistrations or sim.elb.snapshot() != self.baseline or sim.clock.elapsed != 0:
             return False
-        left = set(writes(sim.api_calls - self._calls)) - {"sns:Publish"}
+        left = set(writes(sim.api_calls - self._calls))
         if not left:
             return True
         if any(not op.startswith("dynamodb:") for op in left):
@@ -365,7 +366,9 @@ def test_raw_event_through_the_workflow_ends_as_expected_and_touches_nothing(
 
     if result["status"] == "FAILED":
         assert result["error"] in NAMED_ERRORS, f"unnamed error (not a spotdrain.errors class): {what}"
-        assert result["outcome"] == "Failed", f"failed without the failure branch (NotifyFailure): {what}"
+        assert [n["message"]["error"] for n in result["notifications"]] == [result["error"]], (
+            f"failed without the status rule's notice: {what}"
+        )
         got = {"error": result["error"]}
     else:
         assert result["status"] == "SUCCEEDED", what

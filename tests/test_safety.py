@@ -85,13 +85,8 @@ def test_a_deregistration_that_never_takes_effect_fails_by_name_not_drained(run_
     result = run_workflow(NOTICE, "deregister-never-effective.yaml")
     assert (result["status"], result["error"]) == ("FAILED", "DeregistrationIneffective")
     assert "Drained" not in result["states"]
-    assert result["states"][-5:] == [
-        "CheckDrain",
-        "RouteFailure",
-        "ReleaseNoticeClaim",
-        "NotifyFailure",
-        "Failed",
-    ]
+    assert result["states"][-4:] == ["CheckDrain", "RouteFailure", "ReleaseNoticeClaim", "Failed"]
+    assert result["failed_state"] == "CheckDrain"
     assert result["api_calls"]["elbv2:DeregisterTargets"] == 2  # once, then once more: no more
     assert [n["message"]["error"] for n in result["notifications"]] == ["DeregistrationIneffective"]
     assert states_of(result)[("10.0.1.25", 8080)] == "healthy"  # reported as it is, never "drained"
@@ -193,14 +188,17 @@ def test_the_same_address_in_another_vpcs_target_group_is_another_host(run_workf
 
 
 def test_a_new_execution_may_retry_a_notice_whose_drain_failed() -> None:
-    """The failure branch gives the notice's claim back (only the claim the execution holds)."""
+    """The first execution fails at DeregisterTargets, still holding the notice's claim (it stays
+    redrivable); a second delivery asks Step Functions, sees the holder FAILED, takes over."""
     data = world("default.yaml").model_dump(by_alias=True, exclude_none=True)
     data["faults"] = [{"operation": "elbv2:DeregisterTargets", "error": "AccessDenied", "calls": [1]}]
     notice = load_event(NOTICE)
     failed, again = simulate.run_sequence([notice, notice], World.model_validate(data))
     assert (failed["status"], failed["error"]) == ("FAILED", "AwsAccessDenied")
-    assert "ReleaseNoticeClaim" in failed["states"]
+    assert (failed["states"][-1], failed["failed_state"]) == ("DeregisterTargets", "DeregisterTargets")
+    assert "ReleaseNoticeClaim" not in failed["states"]
     assert (again["status"], again["outcome"]) == ("SUCCEEDED", "Drained")
+    assert again["api_calls"]["dynamodb:UpdateItem"] == 2  # the claim refused, then taken over
 
 
 def without_subnet(event: dict[str, Any]) -> dict[str, Any]:

@@ -110,26 +110,30 @@ def test_throttled_elbv2_call_is_retried_to_success(run_workflow: Runner) -> Non
     assert result["notifications"] == []
 
 
-def test_permanent_failure_ends_failed_with_the_sns_notice(run_workflow: Runner) -> None:
+def test_permanent_failure_fails_at_the_state_so_it_can_be_redriven(run_workflow: Runner) -> None:
+    """Not caught: the execution fails in DeregisterTargets itself, which is what lets
+    RedriveExecution resume there once the permission is fixed. The status rule notifies."""
     result = run_workflow("spot-interruption-with-eni.json", "access-denied.yaml")
-    assert result["status"] == "FAILED"
-    assert result["outcome"] == "Failed"
+    assert (result["status"], result["outcome"], result["failed_state"]) == (
+        "FAILED",
+        "Failed",
+        "DeregisterTargets",
+    )
     assert result["error"] == "AwsAccessDenied"
     assert "not authorized" in result["cause"]
-    assert result["states"][-5:] == [
-        "DeregisterTargets",
-        "RouteFailure",
-        "ReleaseNoticeClaim",
-        "NotifyFailure",
-        "Failed",
-    ]
+    assert result["states"][-2:] == ["RouteTargets", "DeregisterTargets"]
     assert result["api_calls"]["elbv2:DeregisterTargets"] == 1  # permanent: not retried
+    assert "sns:Publish" not in result["api_calls"]  # the workflow itself publishes nothing
     assert result["retries"] == 0
     (notice,) = result["notifications"]
-    assert notice["message"]["error"] == "AwsAccessDenied"
+    assert notice["subject"] is None
+    assert (notice["message"]["status"], notice["message"]["error"]) == ("FAILED", "AwsAccessDenied")
     assert "not authorized" in notice["message"]["cause"]
     assert notice["message"]["execution"] == result["execution_arn"]
-    assert notice["message"]["state"]["task"]["taskArn"].endswith("5f0c1a2b3c4d5e6f708192a3b4c5d6e7")
+    arn = result["execution_arn"]
+    assert (
+        notice["message"]["next"] == f"spotdrain history {arn}; fix the cause, then spotdrain redrive {arn}"
+    )
     # nothing was deregistered, the task is still in service: an operator must act
     assert targets_after(result, "web-8080")[0] == {"id": "10.0.1.25", "port": 8080, "state": "healthy"}
 
@@ -163,8 +167,9 @@ def test_malformed_event_fails_fast_without_retries(run_workflow: Runner) -> Non
     result = run_workflow("malformed-detail-as-string.json")
     assert (result["status"], result["error"]) == ("FAILED", "InvalidEvent")
     assert result["retries"] == 0
-    assert result["states"] == ["ParseEvent", "CaptureParseError", "NotifyFailure", "Failed"]
+    assert result["states"] == ["ParseEvent", "CaptureParseError", "Failed"]
     assert "detail" in result["cause"]
+    assert [n["message"]["error"] for n in result["notifications"]] == ["InvalidEvent"]
 
 
 def test_failure_and_success_are_told_apart_from_the_json_alone(run_workflow: Runner) -> None:
@@ -172,8 +177,8 @@ def test_failure_and_success_are_told_apart_from_the_json_alone(run_workflow: Ru
     failed = run_workflow("spot-interruption-with-eni.json", "access-denied.yaml")
     assert (happy["status"], happy["outcome"], happy["error"]) == ("SUCCEEDED", "Drained", None)
     assert (failed["status"], failed["outcome"], failed["error"]) == ("FAILED", "Failed", "AwsAccessDenied")
-    assert "NotifyFailure" in failed["states"]
-    assert "NotifyFailure" not in happy["states"]
+    assert (happy["failed_state"], failed["failed_state"]) == (None, "DeregisterTargets")
+    assert happy["notifications"] == []
 
 
 def test_event_from_a_region_not_allowed_fails_before_any_call(run_workflow: Runner) -> None:
@@ -182,7 +187,8 @@ def test_event_from_a_region_not_allowed_fails_before_any_call(run_workflow: Run
     assert "us-east-1" in result["cause"]
     assert result["retries"] == 0
     assert result["deregistered"] == []
-    assert set(result["api_calls"]) == {"sns:Publish"}
+    assert result["api_calls"] == {}
+    assert [n["message"]["error"] for n in result["notifications"]] == ["AccountOrRegionNotAllowed"]
     assert targets_after(result, "web-8080") == [{"id": "10.0.1.25", "port": 8080, "state": "healthy"}]
 
 
@@ -192,9 +198,10 @@ def test_by_default_only_the_stacks_own_account_and_region_are_allowed(run_workf
     assert result["outcome"] == "Drained"
 
 
-def test_odd_faults_keep_their_names_and_the_notice_is_retried(run_workflow: Runner) -> None:
+def test_odd_faults_keep_their_names_in_the_execution_and_the_notice(run_workflow: Runner) -> None:
     result = run_workflow("spot-interruption-with-eni.json", "odd-faults.yaml")
     assert (result["status"], result["error"]) == ("FAILED", "AwsRequestFailed")
     assert "ValidationError: Weird<Code>& a < b & c" in result["cause"]
-    assert result["api_calls"]["sns:Publish"] == 2  # throttled once, retried
-    assert len(result["notifications"]) == 1
+    assert result["failed_state"] == "DeregisterTargets"
+    assert [n["message"]["error"] for n in result["notifications"]] == ["AwsRequestFailed"]
+    assert "Weird<Code>& a < b & c" in result["notifications"][0]["message"]["cause"]

@@ -6,7 +6,16 @@ below are part of the workflow's interface: ``statemachine/drain.asl.json`` name
 ``tests/test_definition.py`` checks that every name it retries or catches is defined here.
 
 Transient errors are retried by the workflow (backoff, MaxDelaySeconds, full jitter); permanent
-errors are not, they go straight to the failure branch.
+errors are not. What happens next depends on ``redrivable``:
+
+- a *final* error (``redrivable = False``: the notice itself is bad, or the drain's own safety
+  checks stopped it) is caught: the failure branch releases the notice's claim and the execution
+  ends in the ``Failed`` state with the error's name and cause. Redriving it would fail again;
+- every other error (AWS refusals, exhausted retries, configuration, Lambda) is not caught: the
+  execution fails *at the step that failed*, so that once the cause is fixed (a policy, a quota,
+  an outage over) ``RedriveExecution`` resumes at that step without re-running the ones before.
+
+Either way the execution ends FAILED and the EventBridge rule on its status notifies.
 """
 
 from __future__ import annotations
@@ -16,11 +25,14 @@ class SpotDrainError(Exception):
     """Base class of every named error. ``retryable`` says how the ASL treats it."""
 
     retryable = False
+    redrivable = True
 
 
 # --- permanent: bad input or configuration ---------------------------------------------------
 class InvalidEvent(SpotDrainError):
     """The step input is not what the workflow accepts (malformed event, wrong types)."""
+
+    redrivable = False
 
 
 class InvalidConfiguration(SpotDrainError):
@@ -29,6 +41,8 @@ class InvalidConfiguration(SpotDrainError):
 
 class AccountOrRegionNotAllowed(SpotDrainError):
     """The event comes from an account or region that is not on the configured allow-list."""
+
+    redrivable = False
 
 
 # --- AWS API failures, classified --------------------------------------------------------------
@@ -64,19 +78,27 @@ class DeregistrationIneffective(SpotDrainError):
     workflow never reports such a target as drained.
     """
 
+    redrivable = False
+
 
 class StaleNotice(SpotDrainError):
     """Deregistration was about to happen after the drain deadline (a late retry, replay or
     redrive): the task is gone by then and its address may belong to another task."""
+
+    redrivable = False
 
 
 class TooManyRegistrations(SpotDrainError):
     """The task is registered more times than one execution handles (models.MAX_REGISTRATIONS):
     refused before anything is deregistered, rather than handled in part."""
 
+    redrivable = False
+
 
 class DrainTimeout(SpotDrainError):
     """Targets were deregistered but had not finished draining by the deadline or attempt limit."""
+
+    redrivable = False
 
 
 RETRYABLE_ERRORS: tuple[str, ...] = tuple(
@@ -84,4 +106,7 @@ RETRYABLE_ERRORS: tuple[str, ...] = tuple(
 )
 PERMANENT_ERRORS: tuple[str, ...] = tuple(
     cls.__name__ for cls in SpotDrainError.__subclasses__() if not cls.retryable
+)
+CAUGHT_ERRORS: tuple[str, ...] = tuple(
+    cls.__name__ for cls in SpotDrainError.__subclasses__() if not cls.redrivable
 )

@@ -10,7 +10,11 @@ ParseEvent claims a notice with one conditional write:
 - first notice for the task, or a newer version than the one handled: claimed, the drain goes on;
 - the same version again (a duplicate delivery, or a re-run of a finished execution), or an older
   one (out of order): outcome ``AlreadyHandled``, with the execution that handled it;
-- the same execution again (its own retry after a lost response): claimed again.
+- the same execution again (its own retry after a lost response): claimed again;
+- the same version held by an execution that has since FAILED, TIMED_OUT or was ABORTED (it
+  failed without releasing its claim; see ``takeover``): taken over, so that a re-delivery or a
+  ``spotdrain rerun`` of the notice drains again. A holder that succeeded or is still running
+  keeps it.
 
 The ledger fails open: if the table is not configured or the write fails for any reason other
 than the condition, the drain goes on (and the failure is logged): a missed duplicate costs a
@@ -27,7 +31,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from spotdrain import clock
-from spotdrain.aws import client
+from spotdrain.aws import arn_part, client
 from spotdrain.errors import SpotDrainError
 from spotdrain.models import TaskInfo
 
@@ -68,10 +72,54 @@ def claim(task: TaskInfo, execution: str | None) -> Claim:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             return Claim(reason=f"notice ledger unavailable ({exc.response.get('Error', {}).get('Code')})")
-        return _already_handled(task, exc.response.get("Item") or {})
+        held = exc.response.get("Item") or {}
+        taken = _takeover(dynamodb, table, task, held, values)
+        return taken if taken is not None else _already_handled(task, held)
     except (BotoCoreError, SpotDrainError) as exc:  # incl. too little time left for the call
         return Claim(reason=f"notice ledger unavailable ({type(exc).__name__})")
     return Claim(reason=f"notice version {version} claimed")
+
+
+ENDED_UNSUCCESSFULLY = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+
+
+def _takeover(
+    dynamodb: Any, table: str, task: TaskInfo, held: dict[str, Any], values: dict[str, Any]
+) -> Claim | None:
+    """Take over the claim on the same notice version from an execution that ended without
+    success (None: the holder keeps it). The holder is asked with DescribeExecution; the claim
+    changes hands with a write conditional on the holder, so two contenders cannot both win."""
+    holder = held.get("executionArn", {}).get("S", "")
+    if held.get("handledVersion", {}).get("N") != values[":v"]["N"] or ":execution:" not in holder:
+        return None
+    try:
+        states = client("stepfunctions", arn_part(holder, 3) or task.region, mode="quick")
+        status = str(states.describe_execution(executionArn=holder).get("status", ""))
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code != "ExecutionDoesNotExist":
+            return None  # cannot tell: the holder keeps the claim (it may still be running)
+        status = "gone"
+    except (BotoCoreError, SpotDrainError):
+        return None
+    if status not in ENDED_UNSUCCESSFULLY and status != "gone":
+        return None
+    try:
+        dynamodb.update_item(
+            TableName=table,
+            Key={"taskArn": {"S": task.task_arn}},
+            UpdateExpression="SET handledVersion = :v, executionArn = :e, claimedAt = :at, expiresAt = :ttl",
+            ConditionExpression="executionArn = :holder AND handledVersion = :v",
+            ExpressionAttributeValues={**values, ":holder": {"S": holder}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            return Claim(reason=f"notice ledger unavailable ({exc.response.get('Error', {}).get('Code')})")
+        return _already_handled(task, exc.response.get("Item") or held)  # another one took it first
+    except (BotoCoreError, SpotDrainError) as exc:
+        return Claim(reason=f"notice ledger unavailable ({type(exc).__name__})")
+    return Claim(reason=f"notice version {values[':v']['N']} taken over from execution {holder} ({status})")
 
 
 def _already_handled(task: TaskInfo, item: dict[str, Any]) -> Claim:

@@ -50,6 +50,7 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 from moto.core.config import DefaultConfig
+from moto.core.responses import ActionResult
 from moto.elbv2.models import elbv2_backends
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -62,17 +63,19 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.utils import TMP_THREADS
+from moto.stepfunctions.responses import StepFunctionResponse
 
 import spotdrain.aws
 import spotdrain.clock
 from spotdrain.aws import arn_part
 from spotdrain.models import canonical_ip
 from spotdrain.observability import logger, metrics
-from spotdrain_cli import aws_model
+from spotdrain_cli import aws_model, sim_redrive
 from spotdrain_cli.aws_model import ElbTargets, SimClock
-from spotdrain_cli.template import StackModel, stack_model, substitute
+from spotdrain_cli.template import StackModel, stack_model, substitute, transform_input
 from spotdrain_cli.world import (
     World,
     WorldError,
@@ -112,6 +115,7 @@ ERROR_STATUS = {
 }
 EXECUTION_TIMEOUT_REAL_SECONDS = 600
 ACCOUNT_HEADER = "x-moto-account-id"
+ENGINE_HEADER = "x-spotdrain-engine"  # a call AWS itself makes (a rule's target), not the workflow
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 
 
@@ -422,6 +426,7 @@ class Simulation:
             return original_stubber_call(stubber, event_name, request, **kwargs)
 
         patches: list[Any] = [
+            *self._lifecycle_patches(),
             mock.patch.object(ExecutionWorker, "_get_evaluation_entrypoint", _parsed_once),
             mock.patch.object(lambda_eval_utils, "boto_client_for", self._interpreter_client),
             mock.patch.object(state_task_service_sns, "boto_client_for", self._interpreter_client),
@@ -436,6 +441,38 @@ class Simulation:
         ]
         for patch in patches:
             self._stack.enter_context(patch)
+
+    def _lifecycle_patches(self) -> list[Any]:
+        """What happens around an execution on AWS that moto lacks: the status-change rule when it
+        ends, RedriveExecution, DescribeExecution's redrive fields, and GetExecutionHistory's
+        paging (moto answers the whole history at once)."""
+        sim = self
+        original_terminated = BaseExecutionWorkerCommunication.terminated
+
+        def terminated(comm: Any) -> None:
+            original_terminated(comm)
+            sim._execution_ended(comm.execution)
+
+        def redrive_execution(response: Any) -> ActionResult:
+            backend = response.stepfunction_backend
+            arn = str(response._get_param("executionArn"))
+            return ActionResult(sim.redrive(backend, arn, response._get_param("clientToken")))
+
+        original_describe = StepFunctionResponse.describe_execution
+
+        def describe_execution(response: Any) -> ActionResult:
+            result = original_describe(response)
+            answer = dict(result.result)  # type: ignore[call-overload]
+            execution = response.stepfunction_backend.describe_execution(answer["executionArn"])
+            answer.update(sim_redrive.describe_fields(execution))
+            return ActionResult(answer)
+
+        return [
+            mock.patch.object(StepFunctionResponse, "get_execution_history", sim_redrive.history_page),
+            mock.patch.object(BaseExecutionWorkerCommunication, "terminated", terminated),
+            mock.patch.object(StepFunctionResponse, "redrive_execution", redrive_execution, create=True),
+            mock.patch.object(StepFunctionResponse, "describe_execution", describe_execution),
+        ]
 
     def _interpreter_client(self, region: str, service: str, state_credentials: Any = None) -> Any:
         """moto's interpreter makes a new boto3 client for every Task (~20 ms): reuse them."""
@@ -618,7 +655,7 @@ class Simulation:
         definition = substitute(self.stack.definition, self.stack.substitutions)
         sfn = self.client("stepfunctions")
         self.state_machine_arn = sfn.create_state_machine(
-            name="DrainStateMachine",
+            name=self.stack.state_machine_name,
             definition=definition,
             roleArn=f"arn:aws:iam::{self.account}:role/DrainStateMachineRole",
             type="STANDARD",
@@ -645,7 +682,12 @@ class Simulation:
             return None
         service = SERVICE_NAMES.get(parts[1], parts[1])
         operation = f"{service}:{parts[2]}"
-        workflow_call = self.recording and service != "stepfunctions" and operation not in NOT_WORKFLOW_CALLS
+        workflow_call = (
+            self.recording
+            and service != "stepfunctions"
+            and operation not in NOT_WORKFLOW_CALLS
+            and ENGINE_HEADER not in request.headers
+        )
         if workflow_call:
             self._call_numbers[operation] += 1
             fault = self._fault_for(operation, self._call_numbers[operation])
@@ -894,6 +936,65 @@ class Simulation:
             logger.setLevel(previous)
             if stream is not None and hasattr(handler, "setStream"):
                 handler.setStream(stream)
+
+    # --- what AWS does around an execution: the status rule, redrive ----------------------------
+    def _execution_ended(self, execution: Any) -> None:
+        """EventBridge's rule on the execution's status (template.yaml): publish the transformed
+        event to its topic, as AWS would after an execution ends FAILED, TIMED_OUT or ABORTED."""
+        if self.stack is None or execution.state_machine_arn != self.state_machine_arn:
+            return
+        status = str(getattr(execution.exec_status, "value", execution.exec_status))
+        event = {
+            "source": "aws.states",
+            "detail-type": "Step Functions Execution Status Change",
+            "detail": {
+                "executionArn": execution.exec_arn,
+                "stateMachineArn": execution.state_machine_arn,
+                "name": execution.name,
+                "status": status,
+                "startDate": int(self._started_at(execution).timestamp() * 1000),
+                "stopDate": int(self.clock.now().timestamp() * 1000),
+                "error": execution.error,
+                "cause": execution.cause,
+            },
+        }
+        for statuses, topic, transformer in self.stack.status_rules:
+            if status in statuses:
+                message = transform_input(transformer, event) if transformer else json.dumps(event)
+                self._engine_client("sns").publish(TopicArn=self.topic_arns[topic], Message=message)
+
+    @staticmethod
+    def _started_at(execution: Any) -> datetime:
+        """When the execution started on the simulated clock (its first history event)."""
+        events = sim_redrive.history_events(execution)
+        stamp = events[0].get("timestamp") if events else None
+        return stamp if isinstance(stamp, datetime) else execution.start_date
+
+    def _engine_client(self, service: str) -> Any:
+        """A client for what AWS itself does (EventBridge rules): never recorded, never faulted."""
+        key = (service, ENGINE_HEADER)
+        if key not in self._clients:
+            made = boto3.client(service, region_name=self.region)
+            for header, value in ((ACCOUNT_HEADER, self.account), (ENGINE_HEADER, "1")):
+                made.meta.events.register(
+                    "before-sign.*.*",
+                    lambda request, h=header, v=value, **_: request.headers.__setitem__(h, v),
+                )
+            self._clients[key] = made
+        return self._clients[key]
+
+    def reset_fault_counts(self) -> None:
+        """Count calls from 1 again (new faults' ``calls`` and ``times`` start afresh)."""
+        self._call_numbers.clear()
+
+    def redrive(self, backend: Any, execution_arn: str, client_token: str | None) -> dict[str, Any]:
+        """RedriveExecution with AWS's semantics (moto has none): see ``spotdrain_cli.sim_redrive``."""
+        execution = backend.describe_execution(execution_arn)
+        answer, threads = sim_redrive.redrive(execution, client_token, self.clock.now())
+        if threads:
+            self._execution_threads[execution_arn] = threads
+            self.recording = True
+        return answer
 
     # --- timeline -------------------------------------------------------------------------------
     def _timeline(self, kind: str, text: str, **detail: Any) -> None:

@@ -15,6 +15,7 @@ from spotdrain.aws import arn_part
 from spotdrain.models import EARLIEST, LATEST
 from spotdrain_cli import PROJECT_ROOT
 from spotdrain_cli.engine import Simulation, TimelineEntry, known_regions
+from spotdrain_cli.history import analyse
 from spotdrain_cli.world import World, load_world
 
 DEFAULT_EVENT = PROJECT_ROOT / "examples" / "events" / "spot-interruption-awsdocs-current.json"
@@ -182,6 +183,15 @@ class Mark:
         )
 
 
+def _outcome(status: str, states: list[str]) -> str | None:
+    """The Succeed state a successful execution ended in; ``Failed``, ``TimedOut`` or ``Aborted``
+    otherwise (whether it ended in the Fail state or in the task that failed: ``failed_state``
+    says which state failed)."""
+    if status == "SUCCEEDED":
+        return states[-1] if states else None
+    return {"FAILED": "Failed", "TIMED_OUT": "TimedOut", "ABORTED": "Aborted"}.get(status)
+
+
 def summarise(
     sim: Simulation, execution_arn: str, described: dict[str, Any], since: Mark | None = None
 ) -> dict[str, Any]:
@@ -213,7 +223,8 @@ def summarise(
     return {
         "execution_arn": execution_arn,
         "status": described["status"],
-        "outcome": states[-1] if states else None,
+        "outcome": _outcome(described["status"], states),
+        "failed_state": analyse(history)["failed_state"],
         "error": described.get("error"),
         "cause": described.get("cause"),
         "states": states,
@@ -321,7 +332,7 @@ def render_summary(result: dict[str, Any], out: TextIO | None = None) -> None:
     out = out or sys.stdout
     polls = result["states"].count("CheckDrain")
     print("", file=out)
-    head = f"{result['status']} at {result['outcome']}"
+    head = f"{result['status']} at {result.get('failed_state') or result['outcome']}"
     if result["error"]:
         head += f": {result['error']}"
     print(
@@ -348,8 +359,11 @@ def render_summary(result: dict[str, Any], out: TextIO | None = None) -> None:
     print(f"  AWS calls: {calls}", file=out)
     for notice in result["notifications"]:
         message = notice["message"]
-        error = message.get("error") if isinstance(message, dict) else message
-        print(f"  SNS notice: {notice['subject']} — {error}", file=out)
+        if isinstance(message, dict):
+            text = f"{message.get('status')} {message.get('error')}; next: {message.get('next')}"
+        else:
+            text = str(message)
+        print(f"  SNS notice (execution status rule): {text}", file=out)
 
 
 def _fault_text(fault: Any) -> str:

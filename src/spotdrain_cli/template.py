@@ -7,6 +7,7 @@ template rather than restated here.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,9 @@ class StackModel:
     topics: list[str]
     parameters: dict[str, str]
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> properties
+    state_machine_name: str = "DrainStateMachine"
+    # the rule on the state machine's execution status: (statuses, topic logical id, transformer)
+    status_rules: list[tuple[list[str], str, dict[str, Any]]] = field(default_factory=list)
 
 
 class _Resolver:
@@ -177,6 +181,7 @@ def stack_model(
     account: str,
     overrides: dict[str, Any] | None = None,
     template_path: Path = TEMPLATE,
+    stack_name: str = "spotdrain",
 ) -> StackModel:
     template = load_template(template_path)
     resources: dict[str, Any] = template["Resources"]
@@ -193,12 +198,19 @@ def stack_model(
         elif kind == "AWS::DynamoDB::Table":
             arns[logical_id] = logical_id  # !Ref of a table is its name
         elif kind == STATE_MACHINE_TYPE:
-            arns[logical_id] = f"arn:aws:states:{region}:{account}:stateMachine:{logical_id}"
+            name = resource.get("Properties", {}).get("Name", {"Fn::Sub": logical_id})
+            machine_name = str(_Resolver({}, {}, {}, {"AWS::StackName": stack_name}).value(name))
+            arns[logical_id] = f"arn:aws:states:{region}:{account}:stateMachine:{machine_name}"
     resolver = _Resolver(
         parameters,
         arns,
         template.get("Conditions", {}),
-        {"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": "aws"},
+        {
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            "AWS::Partition": "aws",
+            "AWS::StackName": stack_name,
+        },
     )
 
     machines = [(lid, r) for lid, r in resources.items() if r.get("Type") == STATE_MACHINE_TYPE]
@@ -224,6 +236,17 @@ def stack_model(
             handler=props["Handler"],
             environment={k: str(resolver.value(v)) for k, v in variables.items()},
         )
+    status_rules = []
+    for resource in resources.values():
+        pattern = resource.get("Properties", {}).get("EventPattern", {})
+        if resource.get("Type") != "AWS::Events::Rule" or pattern.get("source") != ["aws.states"]:
+            continue
+        for target in resource["Properties"].get("Targets", []):
+            topic = target["Arn"].get("Ref") if isinstance(target.get("Arn"), dict) else None
+            if topic in topics:
+                status_rules.append(
+                    (list(pattern["detail"]["status"]), topic, target.get("InputTransformer", {}))
+                )
     flat = {k: ",".join(v) if isinstance(v, list) else v for k, v in parameters.items()}
     return StackModel(
         definition_path=definition_path,
@@ -237,7 +260,35 @@ def stack_model(
             for logical_id, resource in resources.items()
             if resource.get("Type") == "AWS::DynamoDB::Table"
         },
+        state_machine_name=arns[machines[0][0]].rsplit(":", 1)[-1],
+        status_rules=status_rules,
     )
+
+
+def transform_input(transformer: dict[str, Any], event: dict[str, Any]) -> str:
+    """EventBridge's InputTransformer: each InputPathsMap path (``$.a.b``) read from the event;
+    in InputTemplate, ``<name>`` inside a JSON string is the raw text, elsewhere the JSON value."""
+    values: dict[str, Any] = {}
+    for name, path in transformer.get("InputPathsMap", {}).items():
+        value: Any = event
+        for key in str(path).removeprefix("$.").split("."):
+            value = value.get(key) if isinstance(value, dict) else None
+        values[name] = value
+    template = str(transformer.get("InputTemplate", ""))
+    out, quoted, i = [], False, 0
+    while i < len(template):
+        char = template[i]
+        if char == '"' and (i == 0 or template[i - 1] != "\\"):
+            quoted = not quoted
+        match = re.match(r"<([A-Za-z0-9_.-]+)>", template[i:])
+        if match and match.group(1) in values:
+            value = values[match.group(1)]
+            out.append(str(value if value is not None else "") if quoted else json.dumps(value))
+            i += match.end()
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
