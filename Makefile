@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint typecheck cfn-lint unit clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: help demo test lint typecheck cfn-lint unit screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -15,6 +17,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# Debian's Chromium renders the `spotdrain history --html` pages in tests/test_html_browser.py.
+$(CHROMIUM):
+	@echo "Installing Debian's chromium (apt) for the browser test of the HTML pages"
+	@if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null
 
 demo: $(STAMP) ## Simulate a Spot interruption end to end, offline (real workflow + handlers on moto)
 	$(BIN)/spotdrain simulate
@@ -31,8 +39,11 @@ typecheck: $(STAMP) ## mypy --strict
 cfn-lint: $(STAMP) ## cfn-lint template.yaml (no rule ignored)
 	$(BIN)/cfn-lint template.yaml
 
-unit: $(STAMP) ## pytest: unit, contract, definition and whole-workflow tests
+unit: $(STAMP) $(CHROMIUM) ## pytest: unit, contract, definition, whole-workflow and browser tests
 	$(BIN)/pytest
+
+screenshots: $(STAMP) $(CHROMIUM) ## Re-render docs/history-*.png (the README's pictures of --html pages)
+	$(BIN)/python tools/screenshot_history.py
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam

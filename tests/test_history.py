@@ -224,3 +224,15 @@ def test_history_refuses_what_is_not_an_execution_arn(arn: str, capsys: pytest.C
         cli.main(["history", arn])
     assert exit_info.value.code == 2
     assert "execution ARN" in capsys.readouterr().err
+
+
+def test_history_of_an_execution_still_running_says_where_it_is(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events, _ = history_of("default.yaml")
+    cut = next(i for i, e in enumerate(events) if e["type"] == "WaitStateEntered") + 1
+    code, _ = run_history(monkeypatch, pages=[events[:5], events[5:cut]])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Status: RUNNING" in out
+    assert "WaitForDrain         running          …" in out

@@ -8,6 +8,7 @@ import math
 import os
 import re
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,11 +99,150 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     history.add_argument("execution_arn", type=_execution_arn, help="the execution's ARN")
-    history.add_argument("--region", help="AWS region (default: the one in the ARN)")
-    history.add_argument("--profile", help="AWS profile (default: the usual credential chain)")
-    history.add_argument("--endpoint-url", help="a Step Functions endpoint other than AWS's")
+    _aws_options(history, region_help="AWS region (default: the one in the ARN)")
     history.add_argument("--json", action="store_true", help="print one JSON object")
+    history.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="also write one self-contained page: graph, path, inputs/outputs",
+    )
+    _operator_commands(commands)
     return parser
+
+
+def _aws_options(parser: argparse.ArgumentParser, *, region_help: str, state_machine: bool = False) -> None:
+    parser.add_argument("--region", help=region_help)
+    parser.add_argument("--profile", help="AWS profile (default: the usual credential chain)")
+    parser.add_argument(
+        "--endpoint-url",
+        help="another endpoint than AWS's: the local simulator (spotdrain serve), for one",
+    )
+    if state_machine:
+        which = parser.add_mutually_exclusive_group()
+        which.add_argument(
+            "--stack-name", help="the stack whose state machine (output StateMachineArn) to use"
+        )
+        which.add_argument("--state-machine-arn", help="the state machine to use")
+
+
+def _operator_commands(commands: Any) -> None:
+    default_region = "AWS region (default: the profile's or AWS_REGION)"
+    executions = commands.add_parser(
+        "executions",
+        help="list executions: status, task, outcome, failing state, error, times",
+        description=(
+            "List the drain state machine's executions, newest first, with the interrupted task, "
+            "the outcome or error, and the state an unsuccessful one failed at. Without "
+            "--stack-name or --state-machine-arn, the one state machine named *-drain is used."
+        ),
+    )
+    _aws_options(executions, region_help=default_region, state_machine=True)
+    executions.add_argument(
+        "--status", action="append", type=str.upper, choices=STATUS_CHOICES, help="only these (repeatable)"
+    )
+    executions.add_argument(
+        "--since", type=_moment, help="started at or after (ISO 8601, or 30m, 6h, 7d ago)"
+    )
+    executions.add_argument("--until", type=_moment, help="started at or before (same forms)")
+    executions.add_argument("--task", help="only this task (its ARN or id)")
+    executions.add_argument("--limit", type=_count, default=50, help="at most this many (default 50)")
+    executions.add_argument("--json", action="store_true", help="print a JSON list")
+
+    redrive = commands.add_parser(
+        "redrive",
+        help="redrive failed executions: resume each at the state that failed",
+        description=(
+            "Check that each execution can be redriven (status, age, redrive status, history size, "
+            "and not ended by a final error that would only fail again), then RedriveExecution with "
+            "a client token, so that a repeated command does not redrive twice. Exit status 0 if "
+            "every execution was redriven (or would be, with --dry-run) and, with --wait, succeeded; "
+            "1 otherwise; 2 for bad arguments."
+        ),
+    )
+    redrive.add_argument("execution_arns", nargs="*", type=_execution_arn, metavar="EXECUTION_ARN")
+    redrive.add_argument(
+        "--all-failed", action="store_true", help="every FAILED or TIMED_OUT execution (see --since)"
+    )
+    redrive.add_argument("--since", type=_moment, help="with --all-failed: started at or after this")
+    redrive.add_argument(
+        "--dry-run", action="store_true", help="check and say what would be done; change nothing"
+    )
+    redrive.add_argument("--wait", action="store_true", help="wait for each redriven execution to end")
+    _aws_options(redrive, region_help="AWS region (default: the one in the ARN)", state_machine=True)
+
+    rerun = commands.add_parser(
+        "rerun",
+        help="start a new execution with a finished execution's input (when it cannot be redriven)",
+        description=(
+            "Start a new execution of the same state machine with the original input, named "
+            "<original>-rerun-N so that it can be traced back. The notice ledger lets it through if "
+            "the original ended unsuccessfully; after the drain deadline the notice is stale and "
+            "nothing is deregistered."
+        ),
+    )
+    rerun.add_argument("execution_arn", type=_execution_arn)
+    rerun.add_argument("--wait", action="store_true", help="wait for the new execution to end")
+    _aws_options(rerun, region_help="AWS region (default: the one in the ARN)")
+
+    start = commands.add_parser(
+        "start",
+        help="start a drain by hand with an ECS event (e.g. a notice from the dead-letter queue)",
+        description="StartExecution of the drain state machine with the event file as its input.",
+    )
+    start.add_argument("--event", type=Path, required=True, help="the EventBridge event (JSON)")
+    start.add_argument("--name", type=_execution_name, help="execution name (default: Step Functions')")
+    start.add_argument("--wait", action="store_true", help="wait for the execution to end")
+    _aws_options(start, region_help=default_region, state_machine=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the simulator as a local AWS endpoint whose executions persist between commands",
+        description=(
+            "Build the world, deploy the stack into it, and serve it as an AWS endpoint (moto's "
+            "server mode) until interrupted: point the other commands at it with --endpoint-url. "
+            "Starts one execution with the world's notice unless --no-start."
+        ),
+    )
+    serve.add_argument("--world", type=Path, help="world file (default: examples/worlds/default.yaml)")
+    serve.add_argument("--event", type=Path, help="the notice (default: the world's own event)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=4599, help="port (default 4599; 0 picks a free one)")
+    serve.add_argument("--time-scale", type=_time_scale, default=0.1, help="as for simulate (default 0.1)")
+    serve.add_argument("--no-start", action="store_true", help="do not start an execution with the notice")
+
+    heal = commands.add_parser(
+        "heal",
+        help="local simulator only: clear the world's injected faults (or replace them)",
+        description="Tell a running `spotdrain serve` to stop injecting faults (or to inject others).",
+    )
+    heal.add_argument("--endpoint-url", required=True, help="the simulator's endpoint (spotdrain serve)")
+    heal.add_argument("--faults", type=Path, help="a world file whose faults replace the current ones")
+
+
+STATUS_CHOICES = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
+RELATIVE = re.compile(r"(\d{1,6})([smhd])")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _moment(text: str) -> datetime:
+    """An ISO 8601 time (UTC unless it says otherwise), or a duration ago: 30m, 6h, 7d."""
+    relative = RELATIVE.fullmatch(text.strip())
+    if relative:
+        return datetime.now(UTC) - timedelta(**{UNITS[relative.group(2)]: int(relative.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (ISO 8601 like 2026-11-20T03:00Z, or 30m, 6h, 7d ago)"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError("a port number from 0 to 65535")
+    return int(text)
 
 
 def _execution_arn(text: str) -> str:
@@ -115,11 +255,49 @@ def _execution_arn(text: str) -> str:
     return text
 
 
-def stepfunctions_client(region: str, profile: str | None, endpoint_url: str | None) -> Any:
-    import boto3
+class CommandError(Exception):
+    """What a command cannot do with its arguments or its AWS answers: one line, exit status 1."""
 
-    session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
-    return session.client("stepfunctions", region_name=region, endpoint_url=endpoint_url)
+
+def aws_client(service: str, region: str | None, profile: str | None, endpoint_url: str | None) -> Any:
+    """A client as the AWS CLI would make it. For a local endpoint (the simulator) without
+    credentials configured, fake ones: the simulator does not check them."""
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
+    except ProfileNotFound as exc:
+        raise CommandError(str(exc)) from exc
+    region = region or session.region_name
+    if not region:
+        raise CommandError("no AWS region: give --region (or set AWS_REGION, or a profile's region)")
+    extra: dict[str, Any] = {}
+    if endpoint_url and _is_local(endpoint_url) and session.get_credentials() is None:
+        extra = {"aws_access_key_id": "spotdrain-local", "aws_secret_access_key": "spotdrain-local"}
+    return session.client(service, region_name=region, endpoint_url=endpoint_url, **extra)
+
+
+def _is_local(url: str) -> bool:
+    from urllib.parse import urlparse
+
+    host = urlparse(url).hostname or ""
+    return host in {"localhost", "127.0.0.1", "::1"} or host.startswith("127.")
+
+
+def stepfunctions_client(region: str | None, profile: str | None, endpoint_url: str | None) -> Any:
+    return aws_client("stepfunctions", region, profile, endpoint_url)
+
+
+def _state_machine(args: argparse.Namespace, sfn: Any) -> str:
+    from spotdrain_cli import operate
+
+    if args.state_machine_arn:
+        return str(args.state_machine_arn)
+    if args.stack_name:
+        cloudformation = aws_client("cloudformation", args.region, args.profile, args.endpoint_url)
+        return operate.state_machine_of_stack(cloudformation, args.stack_name)
+    return operate.only_drain_state_machine(sfn)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -138,6 +316,20 @@ def cmd_history(args: argparse.Namespace) -> int:
         print(f"spotdrain history: could not read the history: {exc}", file=sys.stderr)
         return EXIT_EXECUTION_FAILED
     result = history.analyse(events)
+    if args.html:
+        try:
+            definition = json.loads(
+                sfn.describe_state_machine_for_execution(executionArn=args.execution_arn)["definition"]
+            )
+            from spotdrain_cli.html_report import render_page
+
+            args.html.write_text(
+                render_page(args.execution_arn, definition, result, events), encoding="utf-8"
+            )
+        except (ClientError, BotoCoreError, OSError) as exc:
+            print(f"spotdrain history: could not write {args.html}: {exc}", file=sys.stderr)
+            return EXIT_EXECUTION_FAILED
+        print(f"spotdrain history: wrote {args.html}", file=sys.stderr)
     if args.json:
         json.dump({"execution_arn": args.execution_arn, **result}, sys.stdout, indent=2, default=str)
         print()
@@ -210,6 +402,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK if result["status"] == "SUCCEEDED" else EXIT_EXECUTION_FAILED
 
 
+def run_operator_command(args: argparse.Namespace) -> int:
+    from spotdrain_cli import commands
+
+    return commands.run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -219,10 +417,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_soak(args)
         if args.command == "history":
             return cmd_history(args)
+        return run_operator_command(args)
     except BrokenPipeError:  # e.g. `spotdrain simulate | head`: the reader has gone, stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_EXECUTION_FAILED
-    return EXIT_USAGE  # pragma: no cover - argparse enforces the choices
 
 
 if __name__ == "__main__":
