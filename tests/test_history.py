@@ -90,8 +90,22 @@ def test_an_execution_still_running_ends_in_a_running_state() -> None:
 
 
 def test_a_long_history_is_read_over_every_page() -> None:
-    events, total = history_of("never-drains.yaml")
-    assert total > 1000  # more than one page of GetExecutionHistory
+    notice = load_event("spot-interruption-with-eni.json")
+    region, account, when = event_place(notice)
+    with Simulation(world("never-drains.yaml"), region=region, account=account, start=when) as sim:
+        arn = sim.start(notice, name="long")
+        sim.wait(arn)
+        sfn = sim.client("stepfunctions")
+        pages: list[int] = []
+        sfn.meta.events.register(
+            "after-call.sfn.GetExecutionHistory", lambda parsed, **_: pages.append(len(parsed["events"]))
+        )
+        events = read_history(sfn, arn)
+        total = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=1)["events"][0][
+            "id"
+        ]
+    assert total > 1000  # more than one page of GetExecutionHistory (1,000 at most)
+    assert pages[:2] == [1000, total - 1000]
     assert len(events) == total
     assert [e["id"] for e in events] == list(range(1, total + 1))
     result = analyse(events)
