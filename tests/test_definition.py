@@ -200,7 +200,8 @@ def test_every_unsuccessful_end_is_notified_by_the_status_rule() -> None:
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Ref": "FailureTopic"}
     assert set(target["InputTransformer"]["InputPathsMap"]) >= {"execution", "status", "error", "cause"}
-    (statement,) = resources["FailureTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    statement, alarms = resources["FailureTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}  # the stack's alarms
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {
         "Fn::GetAtt": ["ExecutionEndedRule", "Arn"]

@@ -29,6 +29,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     elif drain.status == "drained" and drain.drained_at is not None:
         seconds = (drain.drained_at - drain.deregistered_at).total_seconds()
         margin = (drain.deadline - clock.now()).total_seconds()
+        metrics.add_metric(name="Drained", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="DrainSeconds", unit=MetricUnit.Seconds, value=seconds)
         metrics.add_metric(name="DeadlineMarginSeconds", unit=MetricUnit.Seconds, value=margin)
     logger.info(

@@ -23,6 +23,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     correlate("ResolveTargets", request.execution, request.task)
     result = resolve_targets(request, load_config())
     metrics.add_metric(name="TargetsFound", unit=MetricUnit.Count, value=len(result.targets))
+    if not result.targets:
+        metrics.add_metric(name="NotRegistered", unit=MetricUnit.Count, value=1)
     logger.info(
         "targets resolved",
         extra={

@@ -6,13 +6,14 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ValidationError
 
 from spotdrain.aws import start_invocation
-from spotdrain.errors import InvalidConfiguration, InvalidEvent
+from spotdrain.errors import InvalidConfiguration, InvalidEvent, SpotDrainError
 from spotdrain.events import describe_validation_error
 from spotdrain.models import TaskInfo
-from spotdrain.observability import logger
+from spotdrain.observability import logger, metrics
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
@@ -42,6 +43,12 @@ def time_budget(handler: Callable[[Any, Any], R]) -> Callable[[Any, Any], R]:
         start_invocation(remaining() if callable(remaining) else None)
         try:
             return handler(event, context)
+        except SpotDrainError as exc:
+            # the workflow retries a retryable error (unless its attempts are used up): count it,
+            # so the dashboard shows how often AWS pushed back; a permanent one ends the step
+            name = "StepRetries" if exc.retryable else "StepFailures"
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+            raise
         finally:
             start_invocation(None)
 

@@ -76,6 +76,9 @@ class StackModel:
     status_rules: list[tuple[list[str], str, dict[str, Any]]] = field(default_factory=list)
 
 
+NO_VALUE = object()  # !Ref AWS::NoValue: the property is left out
+
+
 class _Resolver:
     def __init__(
         self,
@@ -92,15 +95,18 @@ class _Resolver:
     def condition(self, name: str) -> bool:
         return bool(self.value(self.conditions[name]))
 
-    def value(self, node: Any) -> Any:  # noqa: C901, PLR0911 - one branch per intrinsic
+    def value(self, node: Any) -> Any:  # noqa: C901, PLR0911, PLR0912 - one branch per intrinsic
         if isinstance(node, list):
             return [self.value(item) for item in node]
         if not isinstance(node, dict):
             return node
         if len(node) != 1:
-            return {key: self.value(item) for key, item in node.items()}
+            resolved = {key: self.value(item) for key, item in node.items()}
+            return {key: item for key, item in resolved.items() if item is not NO_VALUE}
         ((key, arg),) = node.items()
         if key == "Ref":
+            if arg == "AWS::NoValue":
+                return NO_VALUE
             if arg in self.pseudo:
                 return self.pseudo[arg]
             if arg in self.parameters:
@@ -148,9 +154,10 @@ def parameter_values(template: dict[str, Any], overrides: dict[str, Any]) -> dic
             raw = "true" if raw else "false"
         if spec.get("Type") == "CommaDelimitedList":
             if isinstance(raw, list):
-                values[name] = [str(item) for item in raw]
+                items = [str(item) for item in raw]
             else:
-                values[name] = [item.strip() for item in str(raw).split(",")] if str(raw) else [""]
+                items = [item.strip() for item in str(raw).split(",")] if str(raw) else [""]
+            values[name] = [_checked(name, spec, item) for item in items]  # each item, as CloudFormation
         else:
             values[name] = _checked(name, spec, str(raw))
     return values
@@ -263,6 +270,32 @@ def stack_model(
         state_machine_name=arns[machines[0][0]].rsplit(":", 1)[-1],
         status_rules=status_rules,
     )
+
+
+def interruption_rule_pattern(
+    overrides: dict[str, Any] | None = None, *, region: str = "us-east-1", account: str = "111122223333"
+) -> dict[str, Any]:
+    """The event pattern of the rule that starts the workflow (the state machine's EventBridgeRule
+    event in template.yaml), resolved for the given parameters as CloudFormation would."""
+    template = load_template()
+    parameters = parameter_values(template, overrides or {})
+    resolver = _Resolver(
+        parameters,
+        {},
+        template.get("Conditions", {}),
+        {
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            "AWS::Partition": "aws",
+            "AWS::StackName": "spotdrain",
+        },
+    )
+    for resource in template["Resources"].values():
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            if event.get("Type") == "EventBridgeRule":
+                pattern: dict[str, Any] = resolver.value(event["Properties"]["Pattern"])
+                return pattern
+    raise TemplateError("no EventBridgeRule event in template.yaml")
 
 
 def transform_input(transformer: dict[str, Any], event: dict[str, Any]) -> str:
