@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 .DEFAULT_GOAL := help
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help demo test lint typecheck cfn-lint unit screenshots clean
+.PHONY: help demo test lint typecheck cfn-lint package unit screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,7 +39,10 @@ typecheck: $(STAMP) ## mypy --strict
 cfn-lint: $(STAMP) ## cfn-lint template.yaml (no rule ignored)
 	$(BIN)/cfn-lint template.yaml
 
-unit: $(STAMP) $(CHROMIUM) ## pytest: unit, contract, definition, whole-workflow and browser tests
+package: $(STAMP) ## Build the deployable artifact into .aws-sam/build (what sam build makes; sam deploy takes it)
+	$(BIN)/python tools/package.py
+
+unit: $(STAMP) $(CHROMIUM) package ## pytest: unit, contract, definition, whole-workflow, browser and artifact tests
 	$(BIN)/pytest
 
 screenshots: $(STAMP) $(CHROMIUM) ## Re-render docs/history-*.png (the README's pictures of --html pages)

@@ -211,6 +211,20 @@ def _operator_commands(commands: Any) -> None:
     serve.add_argument("--time-scale", type=_time_scale, default=0.1, help="as for simulate (default 0.1)")
     serve.add_argument("--no-start", action="store_true", help="do not start an execution with the notice")
 
+    doctor = commands.add_parser(
+        "doctor",
+        help="check that the deployed (or simulated) set-up lets a drain finish in time",
+        description=(
+            "Check the state machine, its functions, the rule that starts it, and every candidate "
+            "target group (deregistration delay against the drain deadline and the task's "
+            "stopTimeout, NLB connection termination, target type, the tag the policy requires, "
+            "ECS-managed groups). Prints each finding with its fix. Exit status 0 if nothing would "
+            "make draining fail, 1 otherwise, 2 for bad arguments."
+        ),
+    )
+    _aws_options(doctor, region_help=default_region, state_machine=True)
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
+
     heal = commands.add_parser(
         "heal",
         help="local simulator only: clear the world's injected faults (or replace them)",

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
         "start": start,
         "serve": serve,
         "heal": heal,
+        "doctor": doctor,
     }[args.command]
     try:
         return command(args)
@@ -182,3 +183,21 @@ def heal(args: argparse.Namespace) -> int:
     from spotdrain_cli import serve as local
 
     return local.heal(args.endpoint_url, args.faults)
+
+
+# --- doctor ------------------------------------------------------------------------------------------
+def doctor(args: argparse.Namespace) -> int:
+    from spotdrain_cli import doctor as checks
+
+    sfn = cli.aws_client("stepfunctions", _region(args), args.profile, args.endpoint_url)
+    state_machine = _state_machine(args, sfn)
+    region = _region(args, state_machine)
+    report = checks.diagnose(
+        lambda service: cli.aws_client(service, region, args.profile, args.endpoint_url), state_machine
+    )
+    if args.json:
+        json.dump(report.as_dict(), sys.stdout, indent=2)
+        print()
+    else:
+        print("\n".join(checks.render(report)))
+    return EXIT_EXECUTION_FAILED if report.problems else EXIT_OK

@@ -20,6 +20,7 @@ behaviours relied on.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ import time
 import traceback
 import uuid
 import warnings
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -114,6 +116,16 @@ ERROR_STATUS = {
     "ServerException": 500,
 }
 EXECUTION_TIMEOUT_REAL_SECONDS = 600
+ECS_FROM_WORLD = frozenset(
+    {
+        "DescribeTasks",
+        "DescribeServices",
+        "ListTasks",
+        "ListClusters",
+        "ListServices",
+        "DescribeTaskDefinition",
+    }
+)
 ACCOUNT_HEADER = "x-moto-account-id"
 ENGINE_HEADER = "x-spotdrain-engine"  # a call AWS itself makes (a rule's target), not the workflow
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
@@ -572,6 +584,12 @@ class Simulation:
             backend.target_groups[arn].attributes["deregistration_delay.timeout_seconds"] = str(
                 group.deregistration_delay_seconds
             )
+            if group.protocol in {"TCP", "TLS", "UDP", "TCP_UDP"}:
+                backend.target_groups[arn].attributes[
+                    "deregistration_delay.connection_termination.enabled"
+                ] = "true" if group.connection_termination else "false"
+        if group.tags:
+            elbv2.add_tags(ResourceArns=[arn], Tags=[{"Key": k, "Value": v} for k, v in group.tags.items()])
         if group.load_balancer:
             elbv2.create_listener(
                 LoadBalancerArn=self.load_balancer_arns[group.load_balancer],
@@ -660,6 +678,36 @@ class Simulation:
             roleArn=f"arn:aws:iam::{self.account}:role/DrainStateMachineRole",
             type="STANDARD",
         )["stateMachineArn"]
+        self._deploy_functions_and_rule()
+
+    def _deploy_functions_and_rule(self) -> None:
+        """The functions (with their environment) and the interruption rule, as the stack has them,
+        so that what reads the deployment (`spotdrain doctor`) finds it here as on AWS. The
+        functions' code is the handlers in this process (see ``_invoke_handler``)."""
+        assert self.stack is not None
+        role = self.client("iam").create_role(
+            RoleName="spotdrain-simulated", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
+        )["Role"]["Arn"]
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as package:
+            package.writestr("README", "the simulator runs the handlers in-process")
+        functions = self.client("lambda")
+        for logical_id, spec in self.stack.functions.items():
+            functions.create_function(
+                FunctionName=logical_id,
+                Runtime="python3.13",
+                Architectures=["arm64"],
+                Role=role,
+                Handler=spec.handler,
+                Code={"ZipFile": archive.getvalue()},
+                Environment={"Variables": spec.environment},
+            )
+        events = self.client("events")
+        name = f"{self.stack.state_machine_name}-spot-interruption"
+        events.put_rule(Name=name, EventPattern=json.dumps(self.stack.interruption_pattern), State="ENABLED")
+        events.put_targets(
+            Rule=name, Targets=[{"Id": "DrainStateMachine", "Arn": self.state_machine_arn, "RoleArn": role}]
+        )
 
     # --- interception: recording, faults, ECS answers -------------------------------------------
     def _assign_account(self, request: Any) -> None:
@@ -695,13 +743,8 @@ class Simulation:
                 return self._inject(fault, service, operation, request)
             self.api_calls[operation] += 1
             self._timeline("call", operation, operation=operation)
-        if service == "ecs" and parts[2] in {"DescribeTasks", "DescribeServices", "ListTasks"}:
-            body = json.loads(request.body or b"{}")
-            if parts[2] == "DescribeTasks":
-                return _json_response(self._describe_tasks(body), request.url)
-            if parts[2] == "ListTasks":
-                return _json_response(self._list_tasks(body), request.url)
-            return _json_response(self._describe_services(body), request.url)
+        if service == "ecs" and parts[2] in ECS_FROM_WORLD:
+            return _json_response(self.ecs_answer(parts[2], json.loads(request.body or b"{}")), request.url)
         if operation == "ec2:DescribeNetworkInterfaces" and self.recording:
             return _ec2_interfaces_response(self._network_interfaces(_query(request.body)), request.url)
         if operation == "ec2:DescribeSubnets" and self.recording:
@@ -723,6 +766,33 @@ class Simulation:
             "</DescribeSubnetsResponse>"
         )
         return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, MockRawResponse(body))
+
+    def ecs_answer(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        """ECS as the world has it (moto's ECS knows none of it)."""
+        if operation == "DescribeTasks":
+            return self._describe_tasks(body)
+        if operation == "ListTasks":
+            return self._list_tasks(body)
+        if operation == "DescribeServices":
+            return self._describe_services(body)
+        if operation == "ListClusters":
+            found = {str(item.get("clusterArn")) for item in [*self._ecs_tasks, *self._ecs_services]}
+            return {"clusterArns": sorted(arn for arn in found if arn != "None")}
+        if operation == "ListServices":
+            cluster = str(body.get("cluster", "default"))
+            return {
+                "serviceArns": [
+                    str(item.get("serviceArn"))
+                    for item in self._ecs_services
+                    if cluster in {item.get("clusterArn"), str(item.get("clusterArn", "")).rsplit("/", 1)[-1]}
+                ]
+            }
+        wanted = str(body.get("taskDefinition", ""))
+        for definition in self.world.ecs.task_definitions:
+            arn = str(definition.get("taskDefinitionArn", ""))
+            if wanted in {arn, arn.rsplit("/", 1)[-1]}:
+                return {"taskDefinition": definition}
+        return {"taskDefinition": {"taskDefinitionArn": wanted, "containerDefinitions": []}}
 
     def _list_tasks(self, body: dict[str, Any]) -> dict[str, Any]:
         """ECS ListTasks over the world's tasks: by cluster and desired status, paginated."""

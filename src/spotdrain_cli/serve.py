@@ -23,11 +23,12 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from spotdrain_cli.cli import EXIT_EXECUTION_FAILED, EXIT_OK, EXIT_USAGE
-from spotdrain_cli.engine import ACCOUNT_HEADER, Simulation
+from spotdrain_cli.engine import ACCOUNT_HEADER, ECS_FROM_WORLD, Simulation
 from spotdrain_cli.template import TemplateError
 from spotdrain_cli.world import WorldError, WorldFault, load_world
 
 CONTROL = "/_spotdrain/"
+ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
 FAULTS = TypeAdapter(list[WorldFault])
 
 
@@ -48,6 +49,23 @@ class Endpoint:
             payload = json.dumps(body, indent=2, default=str).encode()
             start_response(
                 status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+            )
+            return [payload]
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if target.startswith(ECS_TARGET) and target.removeprefix(ECS_TARGET) in ECS_FROM_WORLD:
+            # ECS as the world has it: moto's ECS backend knows none of the world's tasks
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            except ValueError:
+                body = {}
+            answer = self.sim.ecs_answer(
+                target.removeprefix(ECS_TARGET), body if isinstance(body, dict) else {}
+            )
+            payload = json.dumps(answer, default=str).encode()
+            start_response(
+                "200 OK",
+                [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(payload)))],
             )
             return [payload]
         # moto tells accounts apart by this header; a request without it would act in moto's

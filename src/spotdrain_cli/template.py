@@ -74,6 +74,7 @@ class StackModel:
     state_machine_name: str = "DrainStateMachine"
     # the rule on the state machine's execution status: (statuses, topic logical id, transformer)
     status_rules: list[tuple[list[str], str, dict[str, Any]]] = field(default_factory=list)
+    interruption_pattern: dict[str, Any] = field(default_factory=dict)  # the rule that starts it
 
 
 NO_VALUE = object()  # !Ref AWS::NoValue: the property is left out
@@ -269,7 +270,25 @@ def stack_model(
         },
         state_machine_name=arns[machines[0][0]].rsplit(":", 1)[-1],
         status_rules=status_rules,
+        interruption_pattern=next(
+            (
+                resolver.value(event["Properties"]["Pattern"])
+                for event in properties.get("Events", {}).values()
+                if event.get("Type") == "EventBridgeRule"
+            ),
+            {},
+        ),
     )
+
+
+def load_definition_states(template_path: Path = TEMPLATE) -> list[str]:
+    """The state names of the shipped definition (statemachine/drain.asl.json)."""
+    template = load_template(template_path)
+    for resource in template["Resources"].values():
+        if resource.get("Type") == STATE_MACHINE_TYPE:
+            path = template_path.parent / resource["Properties"]["DefinitionUri"]
+            return list(json.loads(path.read_text(encoding="utf-8"))["States"])
+    raise TemplateError(f"no {STATE_MACHINE_TYPE} in {template_path}")
 
 
 def interruption_rule_pattern(

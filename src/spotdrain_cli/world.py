@@ -62,12 +62,18 @@ class WorldTargetGroup(_Strict):
     ip_address_type: Literal["ipv4", "ipv6"] = Field(default="ipv4", alias="ipAddressType")
     deregistration_delay_seconds: int = Field(default=300, ge=0, le=3600, alias="deregistrationDelaySeconds")
     vpc: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,32}$")  # another VPC, by name
+    # e.g. {"spotdrain:drain": "true"}: the tag the deployed policy requires of discovered groups
+    tags: dict[str, str] = Field(default_factory=dict)
+    # NLB only: close connections at the end of the deregistration delay
+    connection_termination: bool = Field(default=False, alias="connectionTermination")
     targets: list[WorldTarget] = Field(default_factory=list)
 
 
 class WorldEcs(_Strict):
     tasks: list[dict[str, Any]] = Field(default_factory=list)
     services: list[dict[str, Any]] = Field(default_factory=list)
+    # as DescribeTaskDefinition returns them (containerDefinitions[].stopTimeout, ...)
+    task_definitions: list[dict[str, Any]] = Field(default_factory=list, alias="taskDefinitions")
 
 
 TIMEOUT_ERRORS = frozenset({"ReadTimeout", "ConnectTimeout"})
