@@ -126,3 +126,23 @@ def test_the_command_exits_non_zero_on_a_problem(
     else:
         assert "✗ target group" in out
         assert out.rstrip().endswith("1 problem(s) would make draining fail; 1 warning(s)")
+
+
+def test_services_named_without_arn_or_cluster_are_found() -> None:
+    """access-denied.yaml lists its service by name and cluster only, as a world may."""
+    report = diagnose(world("access-denied.yaml"))
+    subjects = {f.subject.split(" (")[0] for f in report.findings}
+    assert any(s.startswith("target group targetgroup/web-8080/") for s in subjects)
+    assert "target groups" not in subjects  # not "no candidate target group"
+
+
+def test_ecs_listings_are_read_to_the_last_page() -> None:
+    pages = {None: {"serviceArns": ["a"], "nextToken": "2"}, "2": {"serviceArns": ["b"]}}
+    asked: list[Any] = []
+
+    def list_services(**kwargs: Any) -> Any:
+        asked.append(kwargs.get("nextToken"))
+        return pages[kwargs.get("nextToken")]
+
+    assert doctor._pages(list_services, "serviceArns", cluster="c") == ["a", "b"]
+    assert asked == [None, "2"]

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 from spotdrain_cli import cli, operate
 
 REGION = "eu-west-1"
 MACHINE = "arn:aws:states:eu-west-1:111122223333:stateMachine:prod-drain"
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+# now, not a fixed day: redrives are refused 14 days after the stop, and the CLI asks the clock
+NOW = datetime.now(UTC).replace(microsecond=0)
 TASK = "arn:aws:ecs:eu-west-1:111122223333:task/web/0123456789abcdef0123456789abcdef"
 
 
@@ -416,14 +418,144 @@ def test_redrive_says_why_not_and_offers_rerun(
     stubbed_cli: tuple[Stubber, list[tuple[Any, ...]]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     stub, asked = stubbed_cli
-    stub.add_response("describe_execution", described("x", "SUCCEEDED"), {"executionArn": arn("x")})
+    stub.add_response("describe_execution", described("x", error="DrainTimeout"), {"executionArn": arn("x")})
     code = cli.main(["redrive", arn("x")])
     out = capsys.readouterr().out
     assert code == 1
     assert asked == [("stepfunctions", REGION, None, None)]  # the region from the ARN
-    assert "not redrivable — it succeeded" in out
+    assert "not redrivable — it ended with the final error DrainTimeout" in out
     assert f"spotdrain rerun {arn('x')}" in out
     assert "Summary: not redrivable 1" in out
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [described("x", "SUCCEEDED"), described("x", "RUNNING"), described("x", error="InvalidEvent")],
+    ids=["succeeded", "running", "invalid-event"],
+)
+def test_rerun_is_not_offered_where_it_would_not_help(
+    answer: dict[str, Any],
+    stubbed_cli: tuple[Stubber, list[tuple[Any, ...]]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stub, _ = stubbed_cli
+    stub.add_response("describe_execution", answer, {"executionArn": arn("x")})
+    assert cli.main(["redrive", arn("x")]) == 1
+    out = capsys.readouterr().out
+    assert "not redrivable" in out
+    assert "spotdrain rerun" not in out
+
+
+def test_all_failed_with_wait_redrives_every_one_before_waiting(
+    stubbed_cli: tuple[Stubber, list[tuple[Any, ...]]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each drain has its own two-minute deadline: waiting for one before redriving the next would
+    let the later ones go stale. The Stubber's order is the order of the calls."""
+    stub, _ = stubbed_cli
+    stub.add_response(
+        "list_executions",
+        {"executions": [listed("b", 1), listed("a", 2)]},
+        {"stateMachineArn": MACHINE, "maxResults": 100, "statusFilter": "FAILED"},
+    )
+    stub.add_response(
+        "list_executions",
+        {"executions": []},
+        {"stateMachineArn": MACHINE, "maxResults": 100, "statusFilter": "TIMED_OUT"},
+    )
+    for name in ("b", "a"):
+        stub.add_response("describe_execution", described(name), {"executionArn": arn(name)})
+        expect_tail(stub, name)
+    for name in ("a", "b"):
+        stub.add_response("describe_execution", described(name), {"executionArn": arn(name)})
+        expect_size(stub, name, 30)
+        expect_tail(stub, name)
+        stub.add_response(
+            "redrive_execution",
+            {"redriveDate": NOW},
+            {"executionArn": arn(name), "clientToken": operate.client_token(arn(name), 0)},
+        )
+    for name in ("a", "b"):
+        done = described(name, "SUCCEEDED", output=json.dumps({"outcome": "Drained"}))
+        stub.add_response("describe_execution", done, {"executionArn": arn(name)})
+    code = cli.main(["redrive", "--all-failed", "--wait", "--state-machine-arn", MACHINE, "--region", REGION])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.index("[2/2] b: redriven") < out.index("a: ended SUCCEEDED (outcome Drained)")
+    assert "Summary: redriven 2 (then SUCCEEDED 2)" in out
+
+
+def test_the_redrive_time_is_said_in_utc_whatever_the_local_zone(sfn: tuple[Any, Stubber]) -> None:
+    client, stub = sfn
+    stub.add_response("describe_execution", described("x"), {"executionArn": arn("x")})
+    expect_size(stub, "x", 40)
+    expect_tail(stub, "x")
+    tokyo = timezone(timedelta(hours=9))
+    stub.add_response("redrive_execution", {"redriveDate": datetime(2026, 11, 20, 12, 12, 45, tzinfo=tokyo)})
+    result = operate.redrive_one(client, arn("x"), dry_run=False, now=NOW)
+    assert result.detail.endswith("(03:12:45 UTC)")
+
+
+def test_start_names_the_execution_and_refuses_what_is_not_an_event(
+    stubbed_cli: tuple[Stubber, list[tuple[Any, ...]]], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    stub, _ = stubbed_cli
+    listing = tmp_path / "list.json"
+    listing.write_text("[1, 2]")
+    assert (
+        cli.main(["start", "--event", str(listing), "--state-machine-arn", MACHINE, "--region", REGION]) == 2
+    )
+    assert "holds a JSON list: EventBridge delivers an object" in capsys.readouterr().err
+    notice = tmp_path / "notice.json"
+    notice.write_text('{"detail": {}}')
+    stub.add_response(
+        "start_execution",
+        {"executionArn": arn("generated"), "startDate": NOW},
+        {"stateMachineArn": MACHINE, "input": '{"detail": {}}', "name": ANY},
+    )
+    assert (
+        cli.main(["start", "--event", str(notice), "--state-machine-arn", MACHINE, "--region", REGION]) == 0
+    )
+    assert f"started {arn('generated')}" in capsys.readouterr().out
+
+
+def test_json_times_are_utc() -> None:
+    tokyo = timezone(timedelta(hours=9))
+    row = operate.ExecutionRow(arn("x"), "x", "SUCCEEDED", datetime(2026, 11, 20, 12, 0, tzinfo=tokyo), None)
+    assert row.as_dict()["started"] == "2026-11-20T03:00:00+00:00"
+
+
+def test_a_missing_profile_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["history", arn("x"), "--profile", "no-such-profile"]) == 1
+    err = capsys.readouterr().err
+    assert "spotdrain history: The config profile (no-such-profile) could not be found" in err
+    assert "Traceback" not in err
+
+
+def test_a_stack_name_against_an_endpoint_without_cloudformation_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botocore.parsers import ResponseParserError
+
+    class NoCloudFormation:
+        class exceptions:
+            ClientError = RuntimeError
+
+        def describe_stacks(self, **_: Any) -> Any:
+            raise ResponseParserError("Unable to parse response: <!doctype html> 500")
+
+    monkeypatch.setattr(cli, "aws_client", lambda service, *_: NoCloudFormation())
+    argv = [
+        "executions",
+        "--stack-name",
+        "spotdrain",
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+        "--region",
+        REGION,
+    ]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "does not answer CloudFormation (the simulator does not deploy stacks)" in err
 
 
 def test_executions_json_is_the_rows(
@@ -461,7 +593,7 @@ def test_executions_json_is_the_rows(
 def test_redrive_argument_mistakes_are_one_line(
     argv: list[str], message: str, stubbed_cli: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(argv) == 1
+    assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
@@ -493,3 +625,28 @@ def test_a_rerun_of_an_execution_that_no_longer_exists_says_so(
     assert code == 1
     assert f"spotdrain rerun: no execution {arn('gone')} (or no longer kept: 90 days)" in err
     assert "Traceback" not in err
+
+
+def test_the_task_filter_takes_the_cluster_and_id_the_table_shows(sfn: tuple[Any, Stubber]) -> None:
+    client, stub = sfn
+    stub.add_response(
+        "list_executions",
+        {"executions": [listed("mine", 1, "SUCCEEDED")]},
+        {"stateMachineArn": MACHINE, "maxResults": 100},
+    )
+    stub.add_response("describe_execution", described("mine", "SUCCEEDED"), {"executionArn": arn("mine")})
+    rows = operate.list_executions(client, MACHINE, task="web/0123456789abcdef0123456789abcdef")
+    assert [r.name for r in rows] == ["mine"]
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://127.0.0.1:4599", True),
+        ("http://0.0.0.0:4599", True),
+        ("http://localhost:1", True),
+        ("https://states.eu-west-1.amazonaws.com", False),
+    ],
+)
+def test_fake_credentials_only_for_a_local_endpoint(url: str, local: bool) -> None:
+    assert cli._is_local(url) is local

@@ -108,7 +108,7 @@ def test_fail_heal_list_redrive_history(
     code, out = run(capsys, "redrive", arn, "--wait", *local)
     assert code == 0, out
     assert "redriven — resumed at DeregisterTargets" in out
-    assert "ended SUCCEEDED" in out
+    assert "ended SUCCEEDED (outcome Drained)" in out
 
     code, out = run(capsys, "history", arn, "--json", *local)
     result = json.loads(out)
@@ -140,6 +140,7 @@ def test_fail_heal_list_redrive_history(
     code, out = run(capsys, "rerun", arn, "--wait", *local)
     assert code == 0, out
     assert f"started {arn}-rerun-1" in out
+    assert "ended SUCCEEDED (outcome AlreadyHandled)" in out
     code, out = run(capsys, "executions", "--json", *local)
     newest = json.loads(out)[0]
     assert (newest["name"], newest["outcome"]) == (arn.rsplit(":", 1)[1] + "-rerun-1", "AlreadyHandled")

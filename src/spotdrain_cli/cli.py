@@ -15,7 +15,7 @@ from typing import Any
 from spotdrain_cli.template import TemplateError
 from spotdrain_cli.world import WorldError
 
-EXIT_OK, EXIT_EXECUTION_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_EXECUTION_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _time_scale(text: str) -> float:
@@ -270,7 +270,28 @@ def _execution_arn(text: str) -> str:
 
 
 class CommandError(Exception):
-    """What a command cannot do with its arguments or its AWS answers: one line, exit status 1."""
+    """What a command cannot do with its AWS answers: one line, exit status 1."""
+
+
+class UsageError(CommandError):
+    """Arguments that cannot be used (exit status 2, as argparse's own)."""
+
+
+def short_error(exc: BaseException) -> str:
+    """An error in one line: an endpoint that answered with a web page is named, not quoted."""
+    text = " ".join(str(exc).split())
+    if "<!doctype" in text.lower() or "<html" in text.lower():
+        return "the endpoint did not answer as AWS does (it sent a web page): is --endpoint-url right?"
+    return text[:300]
+
+
+def client_error_text(exc: Any) -> str:
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    message = short_error(Exception(error.get("Message") or ""))
+    return (
+        f"{error.get('Code') or status}: {message}" if message else f"HTTP {status} {error.get('Code') or ''}"
+    )
 
 
 def aws_client(service: str, region: str | None, profile: str | None, endpoint_url: str | None) -> Any:
@@ -285,7 +306,7 @@ def aws_client(service: str, region: str | None, profile: str | None, endpoint_u
         raise CommandError(str(exc)) from exc
     region = region or session.region_name
     if not region:
-        raise CommandError("no AWS region: give --region (or set AWS_REGION, or a profile's region)")
+        raise UsageError("no AWS region: give --region (or set AWS_REGION, or a profile's region)")
     extra: dict[str, Any] = {}
     if endpoint_url and _is_local(endpoint_url) and session.get_credentials() is None:
         extra = {"aws_access_key_id": "spotdrain-local", "aws_secret_access_key": "spotdrain-local"}
@@ -296,7 +317,7 @@ def _is_local(url: str) -> bool:
     from urllib.parse import urlparse
 
     host = urlparse(url).hostname or ""
-    return host in {"localhost", "127.0.0.1", "::1"} or host.startswith("127.")
+    return host in {"localhost", "127.0.0.1", "::1", "0.0.0.0"} or host.startswith("127.")  # noqa: S104
 
 
 def stepfunctions_client(region: str | None, profile: str | None, endpoint_url: str | None) -> Any:
@@ -309,13 +330,24 @@ def _state_machine(args: argparse.Namespace, sfn: Any) -> str:
     if args.state_machine_arn:
         return str(args.state_machine_arn)
     if args.stack_name:
+        from botocore.parsers import ResponseParserError
+
         cloudformation = aws_client("cloudformation", args.region, args.profile, args.endpoint_url)
-        return operate.state_machine_of_stack(cloudformation, args.stack_name)
+        try:
+            return operate.state_machine_of_stack(cloudformation, args.stack_name)
+        except ResponseParserError as exc:
+            if args.endpoint_url:
+                raise UsageError(
+                    f"{args.endpoint_url} does not answer CloudFormation (the simulator does not deploy "
+                    "stacks): give --state-machine-arn, or neither"
+                ) from exc
+            raise
     return operate.only_drain_state_machine(sfn)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 
     from spotdrain_cli import history
 
@@ -323,11 +355,17 @@ def cmd_history(args: argparse.Namespace) -> int:
     try:
         sfn = stepfunctions_client(region, args.profile, args.endpoint_url)
         events = history.read_history(sfn, args.execution_arn)
+    except CommandError as exc:
+        print(f"spotdrain history: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_EXECUTION_FAILED
     except history.ExecutionNotFound as exc:
         print(f"spotdrain history: {exc}", file=sys.stderr)
         return EXIT_EXECUTION_FAILED
-    except (ClientError, BotoCoreError) as exc:
-        print(f"spotdrain history: could not read the history: {exc}", file=sys.stderr)
+    except ClientError as exc:
+        print(f"spotdrain history: could not read the history: {client_error_text(exc)}", file=sys.stderr)
+        return EXIT_EXECUTION_FAILED
+    except (BotoCoreError, ResponseParserError) as exc:
+        print(f"spotdrain history: could not read the history: {short_error(exc)}", file=sys.stderr)
         return EXIT_EXECUTION_FAILED
     result = history.analyse(events)
     if args.html:
@@ -435,6 +473,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `spotdrain simulate | head`: the reader has gone, stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_EXECUTION_FAILED
+    except KeyboardInterrupt:
+        print(f"spotdrain {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

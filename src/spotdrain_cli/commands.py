@@ -6,14 +6,24 @@ import argparse
 import json
 import sys
 import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from spotdrain_cli import cli, operate
-from spotdrain_cli.cli import EXIT_EXECUTION_FAILED, EXIT_OK, EXIT_USAGE, CommandError, _state_machine
+from spotdrain_cli.cli import (
+    EXIT_EXECUTION_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    UsageError,
+    _state_machine,
+)
 
 WAIT_TIMEOUT = 3600.0  # --wait gives up after an hour (a drain is bounded well below that)
 
@@ -30,13 +40,18 @@ def run(args: argparse.Namespace) -> int:
     }[args.command]
     try:
         return command(args)
+    except UsageError as exc:
+        print(f"spotdrain {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (CommandError, operate.OperateError) as exc:
         print(f"spotdrain {args.command}: {exc}", file=sys.stderr)
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        print(f"spotdrain {args.command}: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
-    except BotoCoreError as exc:
-        print(f"spotdrain {args.command}: {exc}", file=sys.stderr)
+        print(f"spotdrain {args.command}: {cli.client_error_text(exc)}", file=sys.stderr)
+    except (BotoCoreError, ResponseParserError) as exc:
+        print(f"spotdrain {args.command}: {cli.short_error(exc)}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"spotdrain {args.command}: interrupted (executions already started go on)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_EXECUTION_FAILED
 
 
@@ -102,9 +117,9 @@ def executions(args: argparse.Namespace) -> int:
 # --- redrive -----------------------------------------------------------------------------------
 def redrive(args: argparse.Namespace) -> int:
     if bool(args.execution_arns) == bool(args.all_failed):
-        raise CommandError("name the executions to redrive, or give --all-failed (not both)")
+        raise UsageError("name the executions to redrive, or give --all-failed (not both)")
     if args.since and not args.all_failed:
-        raise CommandError("--since goes with --all-failed")
+        raise UsageError("--since goes with --all-failed")
     first = args.execution_arns[0] if args.execution_arns else None
     sfn = cli.aws_client("stepfunctions", _region(args, first), args.profile, args.endpoint_url)
     arns: list[str] = list(dict.fromkeys(args.execution_arns))
@@ -119,23 +134,38 @@ def redrive(args: argparse.Namespace) -> int:
             + (" (dry run)" if args.dry_run else "")
         )
     outcomes: Counter[str] = Counter()
+    redriven: list[str] = []
     for number, arn in enumerate(arns, 1):
         result = operate.redrive_one(sfn, arn, dry_run=args.dry_run)
         line = f"[{number}/{len(arns)}] {arn.rsplit(':', 1)[-1]}: {result.action} — {result.detail}"
-        if result.action == "not redrivable":
+        if result.rerun_instead:
             line += f"\n      a new execution with the same input instead: spotdrain rerun {arn}"
         print(line, flush=True)
-        if result.action == "redriven" and args.wait:
-            described = operate.wait_until_done(sfn, arn, timeout=WAIT_TIMEOUT, sleep=time.sleep)
-            ended = described["status"]
-            print(f"      ended {ended}" + (f": {described.get('error')}" if described.get("error") else ""))
-            if ended != "SUCCEEDED":
-                outcomes["failed again"] += 1
         outcomes[result.action] += 1
+        if result.action == "redriven":
+            redriven.append(arn)
+    # all redriven first, then waited for: each drain has its own two-minute deadline
+    ended: Counter[str] = Counter()
+    for arn in redriven if args.wait else []:
+        described = operate.wait_until_done(sfn, arn, timeout=WAIT_TIMEOUT, sleep=time.sleep)
+        ended[described["status"]] += 1
+        print(f"{arn.rsplit(':', 1)[-1]}: ended {_ending(described)}", flush=True)
     summary = ", ".join(f"{action} {count}" for action, count in sorted(outcomes.items())) or "nothing to do"
+    if ended:
+        summary += " (then " + ", ".join(f"{status} {count}" for status, count in sorted(ended.items())) + ")"
     print(f"Summary: {summary}")
-    bad = outcomes["not redrivable"] + outcomes["error"] + outcomes["failed again"]
+    bad = (
+        outcomes["not redrivable"] + outcomes["error"] + sum(n for s, n in ended.items() if s != "SUCCEEDED")
+    )
     return EXIT_EXECUTION_FAILED if bad else EXIT_OK
+
+
+def _ending(described: dict[str, Any]) -> str:
+    """SUCCEEDED (outcome Drained), or FAILED: AwsAccessDenied."""
+    if described.get("error"):
+        return f"{described['status']}: {described['error']}"
+    outcome = operate.outcome_of(described)
+    return str(described["status"]) + (f" (outcome {outcome})" if outcome else "")
 
 
 # --- rerun, start --------------------------------------------------------------------------------
@@ -150,14 +180,20 @@ def rerun(args: argparse.Namespace) -> int:
 def start(args: argparse.Namespace) -> int:
     try:
         text = args.event.read_text(encoding="utf-8")
-        json.loads(text)
+        event = json.loads(text)
     except (OSError, ValueError) as exc:
-        print(f"spotdrain start: cannot use event file {args.event}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"cannot use event file {args.event}: {exc}") from exc
+    if not isinstance(event, dict):
+        raise UsageError(
+            f"event file {args.event} holds a JSON {type(event).__name__}: EventBridge delivers an object"
+        )
     sfn = cli.aws_client("stepfunctions", _region(args), args.profile, args.endpoint_url)
-    kwargs: dict[str, Any] = {"stateMachineArn": _state_machine(args, sfn), "input": text}
-    if args.name:
-        kwargs["name"] = args.name
+    # the name Step Functions would give (a UUID), said aloud so the simulator gives the same
+    kwargs: dict[str, Any] = {
+        "stateMachineArn": _state_machine(args, sfn),
+        "input": text,
+        "name": args.name or str(uuid.uuid4()),
+    }
     arn = str(sfn.start_execution(**kwargs)["executionArn"])
     print(f"started {arn}")
     return _maybe_wait(args, sfn, arn)
@@ -167,8 +203,7 @@ def _maybe_wait(args: argparse.Namespace, sfn: Any, arn: str) -> int:
     if not args.wait:
         return EXIT_OK
     described = operate.wait_until_done(sfn, arn, timeout=WAIT_TIMEOUT, sleep=time.sleep)
-    error = f": {described.get('error')}" if described.get("error") else ""
-    print(f"ended {described['status']}{error}")
+    print(f"ended {_ending(described)}")
     return EXIT_OK if described["status"] == "SUCCEEDED" else EXIT_EXECUTION_FAILED
 
 

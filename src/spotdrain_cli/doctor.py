@@ -203,11 +203,22 @@ def _candidates(
     return found
 
 
+def _pages(call: Callable[..., Any], key: str, **kwargs: Any) -> list[str]:
+    """Every item of an ECS listing, following nextToken (ListServices gives 10 at a time)."""
+    items: list[str] = []
+    while True:
+        page = call(**kwargs)
+        items += page.get(key, [])
+        if not page.get("nextToken"):
+            return items
+        kwargs["nextToken"] = page["nextToken"]
+
+
 def _service_groups(ecs: Any, clusters: list[str], add: Callable[[str, str], Candidate]) -> None:
     if not clusters:
-        clusters = ecs.list_clusters().get("clusterArns", [])
+        clusters = _pages(ecs.list_clusters, "clusterArns")
     for cluster in clusters:
-        services = ecs.list_services(cluster=cluster).get("serviceArns", [])
+        services = _pages(ecs.list_services, "serviceArns", cluster=cluster)
         for start in range(0, len(services), 10):
             described = ecs.describe_services(cluster=cluster, services=services[start : start + 10])
             for service in described.get("services", []):

@@ -775,16 +775,29 @@ class Simulation:
             return self._list_tasks(body)
         if operation == "DescribeServices":
             return self._describe_services(body)
+        default = f"arn:aws:ecs:{self.region}:{self.account}:cluster/default"  # ECS's, when none is named
         if operation == "ListClusters":
-            found = {str(item.get("clusterArn")) for item in [*self._ecs_tasks, *self._ecs_services]}
-            return {"clusterArns": sorted(arn for arn in found if arn != "None")}
+            found = {
+                str(item.get("clusterArn") or default) for item in [*self._ecs_tasks, *self._ecs_services]
+            }
+            return {"clusterArns": sorted(found)}
         if operation == "ListServices":
             cluster = str(body.get("cluster", "default"))
+            names = {cluster, cluster.rsplit("/", 1)[-1]}
             return {
                 "serviceArns": [
-                    str(item.get("serviceArn"))
+                    str(
+                        item.get("serviceArn")
+                        or f"arn:aws:ecs:{self.region}:{self.account}:service/"
+                        + str(item.get("clusterArn") or default).rsplit("/", 1)[-1]
+                        + f"/{item.get('serviceName')}"
+                    )
                     for item in self._ecs_services
-                    if cluster in {item.get("clusterArn"), str(item.get("clusterArn", "")).rsplit("/", 1)[-1]}
+                    if {
+                        str(item.get("clusterArn") or default),
+                        str(item.get("clusterArn") or default).rsplit("/", 1)[-1],
+                    }
+                    & names
                 ]
             }
         wanted = str(body.get("taskDefinition", ""))
@@ -937,7 +950,10 @@ class Simulation:
                 (
                     item
                     for item in known
-                    if wanted in {item.get(name_key), item.get(arn_key), last(item.get(arn_key))}
+                    if (
+                        wanted in {item.get(name_key), item.get(arn_key), last(item.get(arn_key))}
+                        or last(wanted) == item.get(name_key)
+                    )
                     and cluster in {item.get("clusterArn"), last(item.get("clusterArn"))}
                 ),
                 None,

@@ -83,8 +83,8 @@ class ExecutionRow:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["started"] = self.started.isoformat() if self.started else None
-        data["stopped"] = self.stopped.isoformat() if self.stopped else None
+        data["started"] = self.started.astimezone(UTC).isoformat() if self.started else None
+        data["stopped"] = self.stopped.astimezone(UTC).isoformat() if self.stopped else None
         return data
 
 
@@ -117,6 +117,11 @@ def _task_of(execution_input: Any) -> str | None:
     return task if isinstance(task, str) else None
 
 
+def outcome_of(described: dict[str, Any]) -> str | None:
+    """The outcome in a finished execution's output (Drained, AlreadyHandled, ...)."""
+    return _outcome(described)
+
+
 def _outcome(described: dict[str, Any]) -> str | None:
     try:
         output = json.loads(described.get("output") or "null")
@@ -135,7 +140,8 @@ def failed_state(sfn: Any, execution_arn: str) -> str | None:
 def _matches(task: str | None, wanted: str | None) -> bool:
     if not wanted:
         return True
-    return task is not None and (task == wanted or task.rsplit("/", 1)[-1] == wanted)
+    # the ARN, the id, or cluster/id as `spotdrain executions` shows it
+    return task is not None and (task == wanted or task.endswith("/" + wanted))
 
 
 def list_executions(
@@ -165,7 +171,7 @@ def list_executions(
         described = sfn.describe_execution(executionArn=item["executionArn"])
         row = ExecutionRow(
             execution_arn=item["executionArn"],
-            name=item["name"],
+            name=item.get("name") or item["executionArn"].rsplit(":", 1)[-1],
             status=described["status"],
             started=described.get("startDate"),
             stopped=described.get("stopDate"),
@@ -213,7 +219,7 @@ def why_not_redrivable(sfn: Any, described: dict[str, Any], now: datetime) -> st
         return f"Step Functions says it is not redrivable: {why}"
     stopped = described.get("stopDate")
     if stopped and now - stopped > REDRIVE_PERIOD:
-        return f"it ended {stopped:%Y-%m-%d %H:%M} UTC, more than 14 days ago"
+        return f"it ended {stopped.astimezone(UTC):%Y-%m-%d %H:%M} UTC, more than 14 days ago"
     if described.get("error") in CAUGHT_ERRORS:
         return (
             f"it ended with the final error {described['error']} (the failure branch caught it): "
@@ -231,6 +237,12 @@ class RedriveResult:
     action: str  # "redriven" | "would redrive" | "not redrivable" | "error"
     detail: str
     redrive_count: int = 0
+    rerun_instead: bool = False  # a rerun (new execution, same input) could do what a redrive cannot
+
+
+# Final errors a new execution with the same input may overcome (a drain that ran out of time or
+# met a target that would not leave); the others would end the same way, or have nothing to do.
+RERUN_HELPS = {"DrainTimeout", "DeregistrationIneffective", "TooManyRegistrations"}
 
 
 def redrive_one(sfn: Any, execution_arn: str, *, dry_run: bool, now: datetime | None = None) -> RedriveResult:
@@ -240,7 +252,10 @@ def redrive_one(sfn: Any, execution_arn: str, *, dry_run: bool, now: datetime | 
         described = sfn.describe_execution(executionArn=execution_arn)
         reason = why_not_redrivable(sfn, described, now)
         if reason:
-            return RedriveResult(execution_arn, "not redrivable", reason)
+            rerun = described["status"] in UNSUCCESSFUL and (
+                described.get("error") not in CAUGHT_ERRORS or described.get("error") in RERUN_HELPS
+            )
+            return RedriveResult(execution_arn, "not redrivable", reason, rerun_instead=rerun)
         count = int(described.get("redriveCount") or 0)
         where = failed_state(sfn, execution_arn)
         resume = f"at {where}" if where else "where it stopped"
@@ -254,7 +269,10 @@ def redrive_one(sfn: Any, execution_arn: str, *, dry_run: bool, now: datetime | 
         error = exc.response.get("Error", {})
         return RedriveResult(execution_arn, "error", f"{error.get('Code')}: {error.get('Message')}")
     return RedriveResult(
-        execution_arn, "redriven", f"resumed {resume} ({answer['redriveDate']:%H:%M:%S} UTC)", count + 1
+        execution_arn,
+        "redriven",
+        f"resumed {resume} ({answer['redriveDate'].astimezone(UTC):%H:%M:%S} UTC)",
+        count + 1,
     )
 
 

@@ -121,13 +121,12 @@ def serve(args: argparse.Namespace) -> int:
             sim.recording = True  # every call the workflow makes is the workflow's: record, inject
             try:
                 server = make_server(args.host, args.port, Endpoint(sim, world_file), threaded=True)
-            except OSError as exc:
-                print(
-                    f"spotdrain serve: cannot listen on {args.host}:{args.port}: {exc.strerror}",
-                    file=sys.stderr,
-                )
+            except (OSError, SystemExit) as exc:  # werkzeug exits on a port in use
+                why = getattr(exc, "strerror", None) or "address in use or not this machine's"
+                print(f"spotdrain serve: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr)
                 return EXIT_USAGE
-            url = f"http://{args.host}:{server.server_port}"
+            shown = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104
+            url = f"http://{shown}:{server.server_port}"
             print(
                 f"Serving the simulated world {world_file} at {url} (region {region}, account {sim.account})"
             )
@@ -142,9 +141,10 @@ def serve(args: argparse.Namespace) -> int:
             try:
                 server.serve_forever()
             except KeyboardInterrupt:
-                print("stopped")
+                pass
             finally:
                 server.server_close()
+                print("spotdrain serve: stopping (running executions get up to 10 s to end)", flush=True)
     except (WorldError, TemplateError) as exc:
         print(f"spotdrain serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
