@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from spotdrain_cli import sim_redrive
 from spotdrain_cli.engine import Simulation
 from spotdrain_cli.history import analyse, read_history
 from spotdrain_cli.simulate import event_place
@@ -80,6 +81,25 @@ def test_the_redrive_resumes_with_the_failed_states_input(failed: tuple[Simulati
     ]
     assert len(visits) == 2
     assert visits[1]["input"] == visits[0]["input"]
+
+
+def test_the_redriven_run_is_recorded_and_faulted_from_its_first_call(
+    failed: tuple[Simulation, Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: recording began only after the redrive's thread had started, so its first calls
+    could escape the world's faults (a permanently denied deregistration "succeeded")."""
+    sim, sfn, arn = failed
+    seen: list[bool] = []
+    logic = sim_redrive._RedriveWorker._execution_logic
+
+    def observed(worker: Any) -> None:
+        seen.append(sim.recording)
+        logic(worker)
+
+    monkeypatch.setattr(sim_redrive._RedriveWorker, "_execution_logic", observed)
+    again = redrive_and_wait(sim, sfn, arn, "t1")
+    assert seen == [True]
+    assert (again["status"], again.get("error")) == ("FAILED", "AwsAccessDenied")
 
 
 def test_the_same_client_token_does_not_redrive_twice(failed: tuple[Simulation, Any, str]) -> None:

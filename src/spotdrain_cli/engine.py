@@ -258,6 +258,11 @@ def _parsed_once(worker: Any) -> Any:
     return _parse_definition(worker._evaluation_details.state_machine_details.definition)
 
 
+def _settling(described: dict[str, Any], deadline: float) -> bool:
+    """moto marks an execution FAILED a moment before it records the error: wait for the error."""
+    return described["status"] == "FAILED" and "error" not in described and time.monotonic() < deadline
+
+
 @cache
 def known_regions() -> frozenset[str]:
     session = boto3.session.Session()
@@ -351,7 +356,8 @@ class Simulation:
         for thread in list(TMP_THREADS):
             if thread is not threading.current_thread():
                 thread.join(max(0.0, deadline - time.monotonic()))
-        TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
+        # forget only threads that ran and ended: one appended but not yet started is not alive either
+        TMP_THREADS[:] = [t for t in TMP_THREADS if t.ident is None or t.is_alive()]
 
     def _start(self) -> None:
         env = {
@@ -1076,10 +1082,16 @@ class Simulation:
     def redrive(self, backend: Any, execution_arn: str, client_token: str | None) -> dict[str, Any]:
         """RedriveExecution with AWS's semantics (moto has none): see ``spotdrain_cli.sim_redrive``."""
         execution = backend.describe_execution(execution_arn)
-        answer, threads = sim_redrive.redrive(execution, client_token, self.clock.now())
+        was_recording, self.recording = self.recording, True  # before the run's first call, not after
+        try:
+            answer, threads = sim_redrive.redrive(execution, client_token, self.clock.now())
+        except BaseException:
+            self.recording = was_recording
+            raise
         if threads:
             self._execution_threads[execution_arn] = threads
-            self.recording = True
+        else:  # a client token already used: nothing runs
+            self.recording = was_recording
         return answer
 
     # --- timeline -------------------------------------------------------------------------------
@@ -1132,7 +1144,7 @@ class Simulation:
             described = sfn.describe_execution(executionArn=execution_arn)
             if on_tick:
                 on_tick()
-            if described["status"] != "RUNNING":
+            if described["status"] != "RUNNING" and not _settling(described, deadline):
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution {execution_arn} still running after {limit:.0f} real seconds")

@@ -155,6 +155,12 @@ class _RedriveWorker(ExecutionWorker):
         self._history = previous.env.event_manager if previous.env else None
         self._state, self._state_input, self._count = state, state_input, count
 
+    def start(self) -> None:
+        """As moto's ``start``, keeping the thread so that callers can wait for this very run."""
+        self.thread = threading.Thread(target=self._execution_logic, daemon=True)
+        TMP_THREADS.append(self.thread)
+        self.thread.start()
+
     def _get_evaluation_entrypoint(self) -> Any:
         from spotdrain_cli.engine import _parse_definition
 
@@ -207,6 +213,5 @@ def redrive(
         execution.exec_status = ExecutionStatus.RUNNING
         execution.stop_date = None
         execution.error = execution.cause = None
-        before = set(TMP_THREADS)
-        worker.start()  # type: ignore[no-untyped-call]
-        return {"redriveDate": now}, [thread for thread in TMP_THREADS if thread not in before]
+        worker.start()
+        return {"redriveDate": now}, [worker.thread]
