@@ -19,6 +19,7 @@ def emf(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
     """Metrics on (the suite turns them off), and a reader of what was flushed."""
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Spotdrain")
+    metrics.clear_metrics()  # what handlers of earlier tests added, unflushed with metrics off
 
     def flushed() -> dict[str, Any]:
         values: dict[str, Any] = {}

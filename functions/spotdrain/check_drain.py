@@ -10,12 +10,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from spotdrain import clock
 from spotdrain.drain import check_drain
 from spotdrain.models import PollState
-from spotdrain.observability import logger, metrics, tracer
+from spotdrain.observability import logger, metrics, traced
 from spotdrain.steps import correlate, time_budget, validate
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 @time_budget
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

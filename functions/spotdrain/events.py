@@ -18,7 +18,7 @@ from spotdrain.aws import arn_part, aws_errors, client
 from spotdrain.config import ACCOUNT_ID as ACCOUNT
 from spotdrain.config import CLUSTER_ARN, REGION, TASK_ARN, load_config, partition_for_region
 from spotdrain.errors import AccountOrRegionNotAllowed, InvalidEvent
-from spotdrain.models import ParsedEvent, ParseEventInput, PollSettings, TaskInfo
+from spotdrain.models import ParsedEvent, ParseEventInput, PollSettings, TaskInfo, describe_validation_error
 
 ECS_SOURCE = "aws.ecs"
 TASK_STATE_CHANGE = "ECS Task State Change"
@@ -41,7 +41,7 @@ IPV6_DETAIL_NAMES = frozenset({"ipv6Address", "privateIPv6Address"})
 class _Lenient(BaseModel):
     """Unknown keys are kept (AWS adds fields); known ones only under their AWS (camelCase) names."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class AttachmentDetail(_Lenient):
@@ -99,16 +99,6 @@ class EcsTaskStateChangeEvent(_Lenient):
 
 
 # --- plain functions ------------------------------------------------------------------------------
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem: where it is and what is wrong, without echoing huge inputs."""
-    problems = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "(root)"
-        problems.append(f"{where}: {err['msg']}")
-    more = len(exc.errors()) - len(problems)
-    return "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
-
-
 def short(text: str | None, limit: int = 120) -> str | None:
     """An event's text as quoted back in outputs: bounded, so outputs stay far below 256 KB."""
     if text is None or len(text) <= limit:

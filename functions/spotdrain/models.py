@@ -23,6 +23,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -35,10 +36,22 @@ EARLIEST = datetime(2015, 1, 1, tzinfo=UTC)  # before Fargate existed
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: where it is and what is wrong, without echoing huge inputs."""
+    problems = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        problems.append(f"{where}: {err['msg']}")
+    more = len(exc.errors()) - len(problems)
+    return "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
+
+
 class Model(BaseModel):
     """Base of every step model: camelCase JSON, immutable, unknown keys ignored."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True, defer_build=True
+    )
 
     def dump(self) -> dict[str, Any]:
         """The JSON-ready form a handler returns to Step Functions."""
@@ -129,7 +142,9 @@ class ParseEventInput(Model):
     Unknown keys are refused, so that a raw event sent without the wrapper fails by name.
     """
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, defer_build=True
+    )
 
     event: dict[str, Any]
     settings: PollSettings = Field(default_factory=PollSettings)

@@ -9,13 +9,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from spotdrain.config import load_config
 from spotdrain.models import Interruption
-from spotdrain.observability import logger, metrics, tracer
+from spotdrain.observability import logger, metrics, traced
 from spotdrain.steps import correlate, time_budget, validate
 from spotdrain.targets import resolve_targets
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 @time_budget
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -11,8 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from spotdrain.aws import start_invocation
 from spotdrain.errors import InvalidConfiguration, InvalidEvent, SpotDrainError
-from spotdrain.events import describe_validation_error
-from spotdrain.models import TaskInfo
+from spotdrain.models import TaskInfo, describe_validation_error
 from spotdrain.observability import logger, metrics
 
 M = TypeVar("M", bound=BaseModel)
