@@ -10,7 +10,10 @@ deregistration delay on the simulated clock, then ``unused``/``Target.NotRegiste
 
 from __future__ import annotations
 
+import heapq
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,13 +42,66 @@ class SimClock:
 
     Kept in whole microseconds (the resolution of the datetimes the handlers see), so that
     sums of waits do not drift by floating-point error against the deadlines they aim at.
+
+    Sequential (the default), a sleep simply advances the clock: one execution at a time.
+    Concurrent (``concurrent=True``: many executions at once, as in a mass interruption), it is
+    a discrete-event clock: each execution is an *actor*; a sleeping actor blocks until the
+    clock reaches its wake-up time, and the clock moves on, to the earliest wake-up, only when
+    every actor is asleep. So executions overlap in simulated time as they would on AWS.
     """
 
-    def __init__(self, start: datetime, scale: float) -> None:
+    def __init__(self, start: datetime, scale: float, *, concurrent: bool = False) -> None:
         self.start = start
         self.scale = scale
+        self.concurrent = concurrent
         self._micros = 0
         self._lock = threading.Lock()
+        self._actors = 0
+        # the actors asleep: (wake-up time, order, the event that wakes exactly that one)
+        self._sleepers: list[tuple[int, int, threading.Event]] = []
+        self._order = 0
+
+    def sleep(self, seconds: float) -> None:
+        """An actor waits ``seconds`` of simulated time (sequential: the clock just advances)."""
+        if not self.concurrent:
+            self.advance(seconds)
+            return
+        woken = threading.Event()
+        with self._lock:
+            wake = self._micros + max(0, round(seconds * 1_000_000))
+            if wake <= self._micros:
+                return
+            self._order += 1
+            heapq.heappush(self._sleepers, (wake, self._order, woken))
+            self._move_on()
+        woken.wait()
+
+    def actor_started(self) -> None:
+        with self._lock:
+            self._actors += 1
+
+    def actor_ended(self) -> None:
+        with self._lock:
+            self._actors -= 1
+            self._move_on()
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Keep the clock where it is (the caller counts as an actor that is awake): while many
+        executions are started at the same simulated instant, say."""
+        self.actor_started()
+        try:
+            yield
+        finally:
+            self.actor_ended()
+
+    def _move_on(self) -> None:
+        """(With the lock held.) If every actor is asleep, jump to the earliest wake-up and wake
+        exactly the actors due then (not all of them: hundreds may be asleep)."""
+        if self._sleepers and len(self._sleepers) >= self._actors:
+            self._micros = max(self._micros, self._sleepers[0][0])
+            while self._sleepers and self._sleepers[0][0] <= self._micros:
+                heapq.heappop(self._sleepers)[2].set()
 
     @property
     def elapsed(self) -> float:

@@ -82,6 +82,7 @@ from spotdrain_cli.world import (
     World,
     WorldError,
     WorldFault,
+    WorldRateLimit,
     WorldTargetGroup,
     load_balancer_arn,
     target_group_arn,
@@ -304,19 +305,30 @@ class Simulation:
         start: datetime | None = None,
         time_scale: float = 0.0,
         handler_log_level: str = "ERROR",
+        concurrent: bool = False,
+        definition_edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         if time_scale < 0:
             raise ValueError("time scale must be >= 0")
+        if concurrent and time_scale > 0:
+            raise ValueError("a concurrent simulation runs at time scale 0")
         if region not in known_regions():
             raise WorldError(f"unknown AWS region {region!r} (the event's region)")
         self.world = world
         self.region = region
         self.account = world.account or account
-        self.clock = SimClock(start or datetime.now(UTC), time_scale)
+        # concurrent: executions overlap in simulated time (a discrete-event clock, see SimClock),
+        # and the handlers run side by side, as Lambda runs them, in one shared environment
+        self.concurrent = concurrent
+        self.definition_edit = definition_edit  # another workflow on the same stack (benchmarks)
+        self.clock = SimClock(start or datetime.now(UTC), time_scale, concurrent=concurrent)
         self.elb = ElbTargets(self.clock)
         self.timeline: list[TimelineEntry] = []
         self.api_calls: Counter[str] = Counter()
         self.faults_injected: Counter[str] = Counter()
+        self.throttled: Counter[str] = Counter()  # calls refused by the world's rate limits
+        self._buckets = [[limit.burst, 0.0] for limit in world.rate_limits]  # tokens, refilled at
+        self._bucket_lock = threading.Lock()
         self.recording = False
         self.handler_log_level = handler_log_level
         self._call_numbers: Counter[str] = Counter()
@@ -385,6 +397,28 @@ class Simulation:
         except ClientError as exc:
             raise WorldError(f"the simulator cannot build this world: {exc}") from exc
         self._deploy()
+        if self.concurrent:
+            self._stack.enter_context(scoped_environment(self._shared_environment()))
+            self._stack.enter_context(self._handler_logging())
+
+    def _shared_environment(self) -> dict[str, str]:
+        """One environment for every function at once (concurrent handlers cannot each have
+        their own in one process): the functions' variables, which must agree."""
+        assert self.stack is not None
+        shared: dict[str, str] = {}
+        for logical_id, spec in self.stack.functions.items():
+            for key, value in spec.environment.items():
+                if shared.setdefault(key, value) != value:
+                    raise WorldError(
+                        f"a concurrent simulation needs one environment for all functions: {key} "
+                        f"differs in {logical_id}"
+                    )
+        return {
+            **shared,
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "AWS_REGION": self.region,
+        }
 
     def _patch_engine(self) -> None:
         sim = self
@@ -403,7 +437,7 @@ class Simulation:
             sim._timeline("wait", f"wait {wait_seconds:g} s", seconds=wait_seconds)
             if sim.clock.scale > 0 and wait_seconds > 0:
                 env.program_state_event.wait(wait_seconds * sim.clock.scale)
-            sim.clock.advance(wait_seconds)
+            sim.clock.sleep(wait_seconds)
 
         class _SimTime:
             """Stands in for the ``time`` module where retries sleep: back-off on our clock."""
@@ -418,7 +452,7 @@ class Simulation:
                 sim._timeline(self.kind, f"{self.label} {seconds:.1f} s", seconds=seconds)
                 if sim.clock.scale > 0 and seconds > 0:
                     time.sleep(seconds * sim.clock.scale)
-                sim.clock.advance(seconds)
+                sim.clock.sleep(seconds)
 
         original_publish = EventManager._publish_history_event
 
@@ -456,6 +490,7 @@ class Simulation:
             mock.patch.object(EventManager, "_publish_history_event", publish),
             mock.patch.object(BotocoreStubber, "__call__", stubber_call),
             mock.patch.object(spotdrain.clock, "now", self.clock.now),
+            mock.patch.object(spotdrain.clock, "sleep", _SimTime("step-retry", "in-step back-off").sleep),
         ]
         for patch in patches:
             self._stack.enter_context(patch)
@@ -469,7 +504,11 @@ class Simulation:
 
         def terminated(comm: Any) -> None:
             original_terminated(comm)
-            sim._execution_ended(comm.execution)
+            try:
+                sim._execution_ended(comm.execution)
+            finally:
+                if sim.concurrent:
+                    sim.clock.actor_ended()
 
         def redrive_execution(response: Any) -> ActionResult:
             backend = response.stepfunction_backend
@@ -677,6 +716,8 @@ class Simulation:
                 KeySchema=properties["KeySchema"],
             )
         definition = substitute(self.stack.definition, self.stack.substitutions)
+        if self.definition_edit is not None:
+            definition = json.dumps(self.definition_edit(json.loads(definition)))
         sfn = self.client("stepfunctions")
         self.state_machine_arn = sfn.create_state_machine(
             name=self.stack.state_machine_name,
@@ -744,6 +785,12 @@ class Simulation:
         )
         if workflow_call:
             self._call_numbers[operation] += 1
+            limit = self._rate_limited(operation)
+            if limit is not None:
+                self.throttled[operation] += 1
+                self.api_calls[operation] += 1
+                self._timeline("throttle", f"{operation} → {limit.error} (rate limit)", operation=operation)
+                return _error_response(service, limit.error, "Rate exceeded", 400, request.url)
             fault = self._fault_for(operation, self._call_numbers[operation])
             if fault is not None:
                 return self._inject(fault, service, operation, request)
@@ -909,6 +956,25 @@ class Simulation:
 
         return [eni for eni in self._world_interfaces() if matches(eni)]
 
+    def _rate_limited(self, operation: str) -> WorldRateLimit | None:
+        """Take a token from every bucket that covers the operation; the limit that has none left."""
+        now = self.clock.elapsed
+        with self._bucket_lock:
+            covering = [
+                (limit, bucket)
+                for limit, bucket in zip(self.world.rate_limits, self._buckets, strict=True)
+                if limit.covers(operation)
+            ]
+            for limit, bucket in covering:
+                bucket[0] = min(limit.burst, bucket[0] + (now - bucket[1]) * limit.refill_per_second)
+                bucket[1] = now
+            for limit, bucket in covering:
+                if bucket[0] < 1:
+                    return limit
+            for _limit, bucket in covering:
+                bucket[0] -= 1
+        return None
+
     def _fault_for(self, operation: str, number: int) -> WorldFault | None:
         for fault in self.world.faults:
             if fault.operation == operation and fault.applies(number, self._random.random):
@@ -992,7 +1058,11 @@ class Simulation:
             AWS_LAMBDA_FUNCTION_NAME=logical_id,
         )
         context = FakeLambdaContext(function_name=logical_id, invoked_function_arn=function_name)
-        with self._handler_lock, scoped_environment(environment), self._handler_logging():
+        with ExitStack() as scope:
+            if not self.concurrent:  # one handler at a time, each in its function's environment
+                scope.enter_context(self._handler_lock)
+                scope.enter_context(scoped_environment(environment))
+                scope.enter_context(self._handler_logging())
             try:
                 warnings.filterwarnings("ignore", message="No application metrics to publish")
                 handler: Callable[[Any, Any], Any] = getattr(importlib.import_module(module_name), attribute)
@@ -1118,6 +1188,8 @@ class Simulation:
         sfn = self.client("stepfunctions")
         self.recording = True
         before = set(TMP_THREADS)
+        if self.concurrent:
+            self.clock.actor_started()  # until the execution ends (``terminated``)
         try:
             arn = str(
                 sfn.start_execution(
@@ -1129,6 +1201,8 @@ class Simulation:
             self._execution_threads[arn] = [t for t in TMP_THREADS if t not in before]
             return arn
         except (ClientError, RecursionError, ValueError) as exc:
+            if self.concurrent:
+                self.clock.actor_ended()
             raise WorldError(
                 f"the simulator could not start an execution with this event: {str(exc)[:200]}"
             ) from exc

@@ -9,6 +9,7 @@ chosen AWS operations fail.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import hashlib
 import ipaddress
 import json
@@ -185,6 +186,35 @@ class WorldFault(_Strict):
         return True
 
 
+class WorldRateLimit(_Strict):
+    """An API rate limit as AWS applies it: a token bucket per account and region, shared by the
+    operations it names (``elbv2:Describe*`` style patterns), refilled on the simulated clock.
+    A call that finds the bucket empty fails with ``error`` (Throttling) and takes no token."""
+
+    operations: list[str] = Field(min_length=1)
+    burst: float = Field(gt=0)
+    refill_per_second: float = Field(alias="refillPerSecond", gt=0)
+    error: str = "Throttling"
+
+    @field_validator("operations")
+    @classmethod
+    def _patterns(cls, values: list[str]) -> list[str]:
+        for value in values:
+            service, _, operation = value.partition(":")
+            if not operation:
+                raise ValueError(f"{value!r}: write service:Operation, e.g. elbv2:Describe*")
+            try:
+                names = _botocore().get_service_model(service).operation_names
+            except UnknownServiceError:
+                raise ValueError(f"unknown service {service!r} in {value!r}") from None
+            if not fnmatch.filter(names, operation):
+                raise ValueError(f"{value!r} matches no {service} operation")
+        return values
+
+    def covers(self, operation: str) -> bool:
+        return any(fnmatch.fnmatchcase(operation, pattern) for pattern in self.operations)
+
+
 class World(_Strict):
     description: str | None = None
     account: str | None = Field(default=None, pattern=ACCOUNT_ID.pattern)
@@ -194,6 +224,7 @@ class World(_Strict):
     ecs: WorldEcs = Field(default_factory=WorldEcs)
     ec2: WorldEc2 = Field(default_factory=WorldEc2)
     faults: list[WorldFault] = Field(default_factory=list)
+    rate_limits: list[WorldRateLimit] = Field(default_factory=list, alias="rateLimits")
     seed: int = 0  # of the generator that draws faults with a rate
     event: str | None = None  # the notice to run when --event is not given (relative to the world file)
 
