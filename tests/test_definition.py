@@ -131,7 +131,8 @@ def test_tasks_retry_transient_errors_only_with_backoff_cap_and_full_jitter() ->
         for retry in state["Retry"]:
             assert "States.ALL" not in retry["ErrorEquals"], name
             assert retry["BackoffRate"] > 1
-            assert retry["MaxDelaySeconds"] <= 10
+            # throttling waits its turn at the account's bucket (a mass interruption): up to 30 s
+            assert retry["MaxDelaySeconds"] <= (30 if retry["ErrorEquals"] == ["AwsThrottled"] else 10)
             assert retry["JitterStrategy"] == "FULL"
         retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
         assert not retried & set(errors.PERMANENT_ERRORS), name

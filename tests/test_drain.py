@@ -152,6 +152,21 @@ def test_next_wait_is_computed_not_fixed(now: float, delay: int, expected: int) 
     )
 
 
+def test_a_zero_delay_is_checked_at_once_after_deregistration() -> None:
+    """Regression (make bench): with deregistration_delay 0 the target is gone at once, yet the
+    first check came a whole poll interval later (5 s of detection lag)."""
+    common: dict[str, Any] = {
+        "now": T0,
+        "deregistered_at": T0,
+        "expected_drained_at": T0,
+        "deadline": T0 + timedelta(seconds=120),
+        "settings": SETTINGS,
+    }
+    assert next_wait_seconds(**common, just_deregistered=True) == 0
+    # targets ECS had already put to draining (nothing sent): when they started is unknown
+    assert next_wait_seconds(**common) == SETTINGS.poll_interval_seconds
+
+
 # --- DeregisterTargets ------------------------------------------------------------------------
 def test_deregister_sends_id_port_and_zone_per_target_group(elbv2: Stubber) -> None:
     elbv2.add_response(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -13,7 +13,13 @@ from botocore.stub import Stubber
 from spotdrain import resolve_targets as resolve_targets_handler
 from spotdrain.aws import account_of, client
 from spotdrain.config import Config, load_config
-from spotdrain.errors import AwsResourceNotFound, InvalidConfiguration, InvalidEvent, TooManyRegistrations
+from spotdrain.errors import (
+    AwsResourceNotFound,
+    InvalidConfiguration,
+    InvalidEvent,
+    StaleNotice,
+    TooManyRegistrations,
+)
 from spotdrain.models import MAX_REGISTRATIONS, Interruption, PollSettings, TaskInfo
 from spotdrain.targets import resolve_targets
 
@@ -21,7 +27,9 @@ REGION = "us-east-1"
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/default"
 
 
-def interruption(ip: str = "10.0.1.25", service: str | None = "web") -> Interruption:
+def interruption(
+    ip: str = "10.0.1.25", service: str | None = "web", event_time: datetime | None = None
+) -> Interruption:
     return Interruption(
         outcome="Interruption",
         reason="Spot interruption (SpotInterruption)",
@@ -35,7 +43,7 @@ def interruption(ip: str = "10.0.1.25", service: str | None = "web") -> Interrup
             region=REGION,
             account="123456789012",
             ipv4=[ip],
-            event_time=datetime(2026, 11, 20, tzinfo=UTC),
+            event_time=event_time or datetime.now(UTC),
         ),
     )
 
@@ -165,6 +173,14 @@ def test_task_in_no_candidate_group_is_not_registered(elb: Elb) -> None:
     assert result.outcome == "NotRegistered"
     assert result.targets == []
     assert "10.0.1.25" in result.reason
+
+
+def test_a_resolution_after_the_deadline_stops_before_any_aws_call() -> None:
+    """A throttled ResolveTargets retried past the deadline (a mass interruption) ends at once:
+    no AWS call is made (there is no moto and no stub here: a call would fail differently)."""
+    late = interruption(event_time=datetime.now(UTC) - timedelta(seconds=121))
+    with pytest.raises(StaleNotice, match="after the drain deadline"):
+        resolve_targets(late, Config(target_group_arns=("arn:aws:elasticloadbalancing:x",)))
 
 
 def test_no_sources_at_all_is_a_configuration_error(elb: Elb) -> None:

@@ -12,14 +12,15 @@ backoff, full jitter and MaxDelaySeconds (statemachine/drain.asl.json).
 
 from __future__ import annotations
 
+import functools
 import os
+import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from functools import cache
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import boto3
 from botocore.config import Config
@@ -82,6 +83,38 @@ def _check_time_left(**_: Any) -> None:
         )
 
 
+# A read that AWS throttles is tried again in-process, a few times, with full-jitter back-off, as
+# long as the function's time allows: a step that makes several reads in a row (ResolveTargets)
+# then keeps the ones that succeeded, where failing the step would make its retry start over.
+# In a mass interruption every execution draws on the account's ELBv2 Describe* bucket, and
+# starting over wastes the tokens the others need (make bench: mass interruption).
+PATIENT_TRIES = 6
+PATIENT_CAP_SECONDS = 8.0
+_jitter = random.Random()  # noqa: S311 - back-off jitter, not a secret
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def patient(function: F) -> F:
+    """``function`` (an idempotent read), tried again when it raises AwsThrottled."""
+
+    @functools.wraps(function)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        attempt = 1
+        while True:
+            try:
+                return function(*args, **kwargs)
+            except AwsThrottled:
+                pause = _jitter.uniform(0, min(PATIENT_CAP_SECONDS, 0.5 * 2**attempt))
+                left = _time_limit[0] - time.monotonic() if _time_limit else float("inf")
+                if attempt >= PATIENT_TRIES or left < pause + ATTEMPT_RESERVE_SECONDS:
+                    raise
+                clock.sleep(pause)
+                attempt += 1
+
+    return cast(F, wrapped)
+
+
 def _made(made: Any) -> Any:
     made.meta.events.register("before-sign.*.*", _check_time_left)
     return made
@@ -140,9 +173,22 @@ _assumed_clients: dict[tuple[str, str, str, str, str], tuple[Any, datetime]] = {
 _lock = threading.Lock()
 
 
-@cache
+_own_clients: dict[tuple[str, str, str], Any] = {}
+_making = threading.Lock()  # one client per key, even when calls come from several threads
+
+
 def _own_client(service: str, region: str, mode: str = "standard") -> Any:
-    return _made(boto3.session.Session().client(service, region_name=region, config=CONFIGS[mode]))
+    key = (service, region, mode)
+    made = _own_clients.get(key)
+    if made is None:
+        with _making:
+            made = _own_clients.get(key)
+            if made is None:
+                session = boto3.session.Session()
+                made = _own_clients[key] = _made(
+                    session.client(service, region_name=region, config=CONFIGS[mode])
+                )
+    return made
 
 
 def arn_part(arn: str, index: int) -> str | None:
@@ -216,7 +262,8 @@ def _assume(account: str, role_name: str, region: str) -> dict[str, Any]:
 
 def reset_clients() -> None:
     """Forget every cached client and credential (tests, and the simulator between worlds)."""
-    _own_client.cache_clear()
+    with _making:
+        _own_clients.clear()
     with _lock:
         _role_credentials.clear()
         _assumed_clients.clear()

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from spotdrain import clock
-from spotdrain.aws import account_of, aws_errors, client
+from spotdrain.aws import Tolerated, account_of, aws_errors, client, patient
 from spotdrain.errors import DeregistrationIneffective, DrainTimeout, StaleNotice
 from spotdrain.models import (
     DrainProgress,
@@ -64,8 +64,10 @@ def next_wait_seconds(
     deadline: datetime,
     settings: PollSettings,
     early_probe: bool = True,
+    just_deregistered: bool = False,
 ) -> int:
-    """Seconds until the next check: no sooner than useful, never past the deadline, at least 1."""
+    """Seconds until the next check: no sooner than useful, never past the deadline, at least 1
+    (0 right after a deregistration whose delay is 0: the target is gone at once)."""
     interval = settings.poll_interval_seconds
     probe_at = expected_drained_at
     if early_probe:
@@ -76,8 +78,10 @@ def next_wait_seconds(
         wait = _seconds(expected_drained_at - now)  # sleep until the delay should be over
     else:
         wait = interval  # overdue: poll at the configured pace
+    if just_deregistered and now >= expected_drained_at:
+        wait = 0  # a delay of 0: look at once rather than a poll interval later
     wait = min(wait, _seconds(deadline - now))
-    return max(1, math.ceil(wait))
+    return max(0 if just_deregistered else 1, math.ceil(wait))
 
 
 def _by_group(targets: list[Target]) -> dict[str, list[Target]]:
@@ -182,6 +186,7 @@ def deregister_targets(request: RegisteredTargets) -> DrainState:
             deadline=deadline,
             settings=request.settings,
             early_probe=early_probe,
+            just_deregistered=bool(sent),
         ),
         deregistered_at=now,
         expected_drained_at=expected,
@@ -197,6 +202,17 @@ def deregister_targets(request: RegisteredTargets) -> DrainState:
     )
 
 
+@patient
+def _target_health(group_arn: str, targets: list[Target], region: str) -> tuple[dict[str, Any], Tolerated]:
+    elbv2 = client("elbv2", region, account_of(group_arn))
+    response: dict[str, Any] = {}
+    with aws_errors("elbv2:DescribeTargetHealth", tolerate=INVALID_TARGET) as tolerated:
+        response = elbv2.describe_target_health(
+            TargetGroupArn=group_arn, Targets=[_api_target(t) for t in targets]
+        )
+    return response, tolerated
+
+
 def target_states(targets: list[Target], region: str) -> list[tuple[Target, str, str | None]]:
     """(target, state, reason) from DescribeTargetHealth with the explicit targets; the target
     carries the zone ELBv2 reports for the registration.
@@ -207,12 +223,7 @@ def target_states(targets: list[Target], region: str) -> list[tuple[Target, str,
     """
     result: list[tuple[Target, str, str | None]] = []
     for group_arn, group_targets in _by_group(targets).items():
-        elbv2 = client("elbv2", region, account_of(group_arn))
-        response: dict[str, Any] = {}
-        with aws_errors("elbv2:DescribeTargetHealth", tolerate=INVALID_TARGET) as tolerated:
-            response = elbv2.describe_target_health(
-                TargetGroupArn=group_arn, Targets=[_api_target(t) for t in group_targets]
-            )
+        response, tolerated = _target_health(group_arn, group_targets, region)
         if tolerated.code:
             if len(group_targets) == 1:
                 result.append((group_targets[0], "unused", "InvalidTarget"))

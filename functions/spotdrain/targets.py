@@ -9,11 +9,19 @@ address is registered on — and every entry whose Id is one of the task's addre
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any, Literal
 
-from spotdrain.aws import account_of, aws_errors, client
+from spotdrain import clock
+from spotdrain.aws import account_of, aws_errors, client, patient
 from spotdrain.config import Config
-from spotdrain.errors import AwsResourceNotFound, InvalidConfiguration, InvalidEvent, TooManyRegistrations
+from spotdrain.errors import (
+    AwsResourceNotFound,
+    InvalidConfiguration,
+    InvalidEvent,
+    StaleNotice,
+    TooManyRegistrations,
+)
 from spotdrain.models import (
     MAX_REGISTRATIONS,
     MAX_SKIPPED_LISTED,
@@ -51,6 +59,7 @@ def service_target_groups(task_cluster: str, service: str, region: str) -> list[
     return arns
 
 
+@patient
 def load_balancer_target_groups(load_balancer_arn: str, region: str) -> list[dict[str, Any]]:
     elbv2 = client("elbv2", region, account_of(load_balancer_arn))
     groups: list[dict[str, Any]] = []
@@ -73,6 +82,7 @@ def describe_target_groups(arns: list[str], region: str) -> list[dict[str, Any]]
     return groups
 
 
+@patient
 def _describe_batch(elbv2: Any, batch: list[str]) -> list[dict[str, Any]]:
     """One batch; if any group in it does not exist, ask for each alone, so the others still count."""
     found: list[dict[str, Any]] = []
@@ -86,6 +96,7 @@ def _describe_batch(elbv2: Any, batch: list[str]) -> list[dict[str, Any]]:
     return [group for arn in batch for group in _describe_batch(elbv2, [arn])]
 
 
+@patient
 def deregistration_delay(target_group_arn: str, region: str) -> int:
     elbv2 = client("elbv2", region, account_of(target_group_arn))
     with aws_errors("elbv2:DescribeTargetGroupAttributes"):
@@ -96,6 +107,7 @@ def deregistration_delay(target_group_arn: str, region: str) -> int:
     return DEFAULT_DEREGISTRATION_DELAY
 
 
+@patient
 def registrations(target_group_arn: str, addresses: Iterable[str], region: str) -> list[Target]:
     """Every registration of any of ``addresses`` in the target group (all ports)."""
     wanted = {canonical_ip(a) for a in addresses} - {None}
@@ -174,6 +186,15 @@ def candidate_target_groups(request: Interruption, config: Config) -> list[str]:
 
 
 def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
+    deadline = request.task.event_time + timedelta(seconds=request.settings.drain_deadline_seconds)
+    if clock.now() > deadline:
+        # a retry (throttled, say) or a redrive that comes too late: nothing may be deregistered
+        # any more (DeregisterTargets would refuse), so stop before spending any more AWS calls
+        # on it: in a mass interruption they are the ones the executions still in time need
+        raise StaleNotice(
+            f"not resolving targets after the drain deadline {deadline.isoformat()}: task "
+            f"{request.task.task_arn} is gone by now and its address may belong to another task"
+        )
     if not config.has_sources:
         raise InvalidConfiguration(
             "no source of candidate target groups: set TargetGroupArns or LoadBalancerArns, "
