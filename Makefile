@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 .DEFAULT_GOAL := help
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help demo test lint typecheck cfn-lint package unit screenshots clean
+.PHONY: help demo test lint typecheck cfn-lint package unit bench screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ package: $(STAMP) ## Build the deployable artifact into .aws-sam/build (what sam
 
 unit: $(STAMP) $(CHROMIUM) package ## pytest: unit, contract, definition, whole-workflow, browser and artifact tests
 	$(BIN)/pytest
+
+bench: $(STAMP) package ## Benchmarks against the naive designs: prints the table, writes docs/benchmarks.md + .png
+	$(BIN)/python -m benchmarks
 
 screenshots: $(STAMP) $(CHROMIUM) ## Re-render docs/history-*.png (the README's pictures of --html pages)
 	$(BIN)/python tools/screenshot_history.py
