@@ -40,7 +40,12 @@ class MassRun:
 
     @property
     def failed_by_throttling(self) -> int:
-        return self.errors["AwsThrottled"]
+        """Executions that did not drain. The mass world injects no fault but the rate limit, and
+        every task drains when there is no limit, so each failure is throttling's doing: directly
+        (AwsThrottled, retries used up) or by holding the execution up past the Spot deadline
+        (StaleNotice: nothing may be deregistered any more; DrainTimeout: deregistered too late
+        to finish draining)."""
+        return sum(self.errors.values())
 
     def percentile(self, share: float) -> float | None:
         values = sorted(self.seconds_to_deregistration)

@@ -260,10 +260,15 @@ def _mass_section(results: Results) -> list[str]:
         )
         out += [
             "",
-            "Each task is in one ALB target group (30 s delay); each execution needs four Describe*",
-            "calls (the group, its attributes, its targets, one drain poll), so N tasks need 4·N tokens",
-            "from a bucket that yields 10 per second: beyond about 300 tasks the account's ELBv2 limit,",
-            "not the workflow, decides how many can be out before the two minutes are up.",
+            "Failed by throttling: every execution that did not drain (the world injects no other",
+            "fault), whether with `AwsThrottled` or held up past the deadline (`StaleNotice`,",
+            "`DrainTimeout`). Each task is in one ALB target group (30 s delay); an execution needs",
+            "three Describe* reads before it can deregister (the group, its attributes, its targets)",
+            "and two drain polls after. The account's bucket yields 40 + 10 per second, about 1,240",
+            "tokens in the two minutes: enough for some 400 deregistrations if they were served in",
+            "order. They are not: every execution retries with jitter and all progress together, so",
+            "when the demand is well above the budget most of them are still part-way at the",
+            "deadline.",
             "",
         ]
     return out
