@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 .DEFAULT_GOAL := help
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help demo test lint typecheck cfn-lint package unit bench screenshots clean
+.PHONY: help demo test lint typecheck cfn-lint package unit bench sfn-local screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,18 @@ unit: $(STAMP) $(CHROMIUM) package ## pytest: unit, contract, definition, whole-
 
 bench: $(STAMP) package ## Benchmarks against the naive designs: prints the table, writes docs/benchmarks.md + .png
 	$(BIN)/python -m benchmarks
+
+SFN_LOCAL := docker compose -f tests/statemachine/compose.yaml
+sfn-local: $(STAMP) ## The mocked test cases on amazon/aws-stepfunctions-local (needs Docker; not in make test)
+	@if ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then \
+	  echo "make sfn-local: no Docker engine answers here (docker info failed), so Step Functions Local cannot run." >&2; \
+	  echo "The same test cases run on the local engine in make test (tests/test_mock_config.py)." >&2; \
+	  exit 1; \
+	fi
+	$(SFN_LOCAL) up -d
+	$(BIN)/python tools/wait_for_port.py 127.0.0.1 8083 60
+	SFN_LOCAL_ENDPOINT=http://127.0.0.1:8083 $(BIN)/pytest -p no:cacheprovider tests/sfn_local; \
+	  status=$$?; $(SFN_LOCAL) down; exit $$status
 
 screenshots: $(STAMP) $(CHROMIUM) ## Re-render docs/history-*.png (the README's pictures of --html pages)
 	$(BIN)/python tools/screenshot_history.py

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from spotdrain_cli.mock_config import MockConfig, MockConfigError
 from spotdrain_cli.template import TemplateError
 from spotdrain_cli.world import WorldError
 
@@ -65,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--json", action="store_true", help="print one JSON object instead of the timeline")
     simulate.add_argument("--name", type=_execution_name, help="execution name (default: random)")
+    simulate.add_argument(
+        "--mock-config",
+        type=Path,
+        help="a Step Functions Local MockConfigFile: answer the states of --test-case from it",
+    )
+    simulate.add_argument("--test-case", help="the test case of --mock-config to run")
     simulate.add_argument(
         "--log-level",
         default="ERROR",
@@ -420,9 +427,13 @@ def cmd_soak(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from spotdrain_cli import simulate
 
+    if (args.mock_config is None) != (args.test_case is None):
+        print("spotdrain simulate: --mock-config and --test-case go together", file=sys.stderr)
+        return EXIT_USAGE
     try:
         event, world, event_file, world_file = simulate.load_inputs(args.event, args.world)
-    except (simulate.EventFileError, WorldError) as exc:
+        case = MockConfig.load(args.mock_config).test_case(args.test_case) if args.mock_config else None
+    except (simulate.EventFileError, WorldError, MockConfigError) as exc:
         print(f"spotdrain simulate: {exc}", file=sys.stderr)
         return EXIT_USAGE
     live = None if args.json else sys.stdout
@@ -430,6 +441,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(f"Event: {event_file}", file=live)
         print(f"World: {world_file.name}: {simulate.describe_world(world)}", file=live)
         print(f"Time scale: {args.time_scale:g} real s per simulated s", file=live)
+        if case:
+            mocked = ", ".join(f"{state} ({r.name})" for state, r in case.states.items())
+            print(f"Test case: {case.state_machine}#{case.name}: mocked {mocked}", file=live)
         print("", file=live)
     try:
         result = simulate.run(
@@ -439,8 +453,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             live=live,
             handler_log_level=args.log_level,
             execution_name=args.name,
+            mock_case=case,
         )
-    except (WorldError, TemplateError) as exc:
+    except (WorldError, TemplateError, MockConfigError) as exc:
         print(f"spotdrain simulate: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except TimeoutError as exc:

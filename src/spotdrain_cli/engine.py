@@ -77,6 +77,7 @@ from spotdrain.models import canonical_ip
 from spotdrain.observability import logger, metrics
 from spotdrain_cli import aws_model, sim_redrive
 from spotdrain_cli.aws_model import ElbTargets, SimClock
+from spotdrain_cli.mock_config import MockConfigError, TestCase
 from spotdrain_cli.template import StackModel, stack_model, substitute, transform_input
 from spotdrain_cli.world import (
     World,
@@ -129,6 +130,7 @@ ECS_FROM_WORLD = frozenset(
 )
 ACCOUNT_HEADER = "x-moto-account-id"
 ENGINE_HEADER = "x-spotdrain-engine"  # a call AWS itself makes (a rule's target), not the workflow
+MOCK_FUNCTION_PREFIX = "spotdrain-mock-"  # + the state's name: answered from the mock file
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 
 
@@ -307,6 +309,7 @@ class Simulation:
         handler_log_level: str = "ERROR",
         concurrent: bool = False,
         definition_edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        mock_case: TestCase | None = None,
     ) -> None:
         if time_scale < 0:
             raise ValueError("time scale must be >= 0")
@@ -321,6 +324,7 @@ class Simulation:
         # and the handlers run side by side, as Lambda runs them, in one shared environment
         self.concurrent = concurrent
         self.definition_edit = definition_edit  # another workflow on the same stack (benchmarks)
+        self.mock_case = mock_case  # states answered from a Step Functions Local mock file
         self.clock = SimClock(start or datetime.now(UTC), time_scale, concurrent=concurrent)
         self.elb = ElbTargets(self.clock)
         self.timeline: list[TimelineEntry] = []
@@ -718,6 +722,8 @@ class Simulation:
         definition = substitute(self.stack.definition, self.stack.substitutions)
         if self.definition_edit is not None:
             definition = json.dumps(self.definition_edit(json.loads(definition)))
+        if self.mock_case is not None:
+            definition = json.dumps(self._mocked(json.loads(definition), self.mock_case))
         sfn = self.client("stepfunctions")
         self.state_machine_arn = sfn.create_state_machine(
             name=self.stack.state_machine_name,
@@ -726,6 +732,39 @@ class Simulation:
             type="STANDARD",
         )["stateMachineArn"]
         self._deploy_functions_and_rule()
+
+    def _mocked(self, definition: dict[str, Any], case: TestCase) -> dict[str, Any]:
+        """Point every state the test case mocks at a mock function, whose answer is the mocked
+        response as it stands (a plain Lambda ARN resource passes the result on unwrapped, so a
+        ``lambda:invoke`` mock's ``{"StatusCode": ..., "Payload": ...}`` is the state's result,
+        as on Step Functions Local)."""
+        states = definition.get("States", {})
+        for name in case.states:
+            state = states.get(name)
+            if not isinstance(state, dict) or state.get("Type") != "Task":
+                tasks = sorted(n for n, s in states.items() if s.get("Type") == "Task")
+                raise MockConfigError(
+                    f"test case {case.name!r} mocks {name!r}, which is not a Task state of the "
+                    f"definition (its Task states: {', '.join(tasks)})"
+                )
+            state["Resource"] = (
+                f"arn:aws:lambda:{self.region}:{self.account}:function:{MOCK_FUNCTION_PREFIX}{name}"
+            )
+        return definition
+
+    def _mock_answer(self, state: str, response_headers: dict[str, str]) -> bytes:
+        assert self.mock_case is not None
+        try:
+            answer = self.mock_case.next_answer(state)
+        except MockConfigError as exc:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": "MockConfigError", "errorMessage": str(exc)}).encode()
+        if answer.throws:
+            self._timeline("mock", f"{state} → {answer.error} (mocked)", error=answer.error)
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": answer.error, "errorMessage": answer.cause or ""}).encode()
+        self._timeline("mock", f"{state} → Return (mocked)")
+        return json.dumps(answer.returns).encode()
 
     def _deploy_functions_and_rule(self) -> None:
         """The functions (with their environment) and the interruption rule, as the stack has them,
@@ -1039,6 +1078,8 @@ class Simulation:
     # --- Lambda: the real handlers, in-process ----------------------------------------------------
     def _invoke_handler(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
         logical_id = function_name.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
+        if self.mock_case is not None and logical_id.startswith(MOCK_FUNCTION_PREFIX):
+            return self._mock_answer(logical_id.removeprefix(MOCK_FUNCTION_PREFIX), response_headers)
         assert self.stack is not None
         spec = self.stack.functions.get(logical_id)
         if spec is None:

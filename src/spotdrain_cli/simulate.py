@@ -16,6 +16,7 @@ from spotdrain.models import EARLIEST, LATEST
 from spotdrain_cli import PROJECT_ROOT
 from spotdrain_cli.engine import Simulation, TimelineEntry, known_regions
 from spotdrain_cli.history import analyse
+from spotdrain_cli.mock_config import TestCase
 from spotdrain_cli.world import World, load_world
 
 DEFAULT_EVENT = PROJECT_ROOT / "examples" / "events" / "spot-interruption-awsdocs-current.json"
@@ -143,23 +144,30 @@ class Printer:
                 print(line, file=self.out, flush=True)
 
 
+ENTRY_MARKS = {
+    "call": "    ",
+    "fault": "    ✗ ",
+    "throttle": "    ✗ ",
+    "mock": "    ≡ ",
+    "wait": "    … ",
+    "retry": "    … ",
+    "sdk-retry": "    … ",
+    "step-retry": "    … ",
+}
+
+
 def format_entry(entry: TimelineEntry) -> str | None:
     stamp = f"  t+{entry.seconds:7.1f}s  "
     if entry.kind == "enter":
         return f"{stamp}▶ {entry.text} ({entry.detail.get('state_type', '')})"
     if entry.kind == "exit":
         return f"{stamp}◀ {entry.text}"
-    if entry.kind == "call":
-        return f"{stamp}    {entry.text}"
-    if entry.kind == "fault":
-        return f"{stamp}    ✗ {entry.text}"
     if entry.kind == "failed":
         return f"{stamp}    ✗ failed: {entry.text[:200]}"
-    if entry.kind in {"wait", "retry", "sdk-retry"}:
-        return f"{stamp}    … {entry.text}"
     if entry.kind == "end":
         return f"{stamp}■ execution {entry.text}"
-    return None
+    mark = ENTRY_MARKS.get(entry.kind)
+    return None if mark is None else f"{stamp}{mark}{entry.text}"
 
 
 @dataclass(frozen=True)
@@ -264,8 +272,10 @@ def run(
     live: TextIO | None = None,
     handler_log_level: str = "ERROR",
     execution_name: str | None = None,
+    mock_case: TestCase | None = None,
 ) -> dict[str, Any]:
-    """Run one execution for ``event`` in ``world``; print the timeline to ``live`` if given."""
+    """Run one execution for ``event`` in ``world``; print the timeline to ``live`` if given.
+    With ``mock_case``, the states it mocks are answered from its mock configuration file."""
     region, account, when = event_place(event)
     start = when or datetime.now(UTC)
     with Simulation(
@@ -275,6 +285,7 @@ def run(
         start=start,
         time_scale=time_scale,
         handler_log_level=handler_log_level,
+        mock_case=mock_case,
     ) as sim:
         printer = Printer(live) if live else None
         arn = sim.start(event, name=execution_name)
