@@ -48,7 +48,11 @@ def _suite() -> tuple[float, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--mass", default=",".join(map(str, MASS_SIZES)), help="mass interruption sizes")
+    parser.add_argument(
+        "--mass",
+        default=",".join(map(str, MASS_SIZES)),
+        help="mass interruption sizes, comma separated (default 50,200,500)",
+    )
     parser.add_argument("--rounds", type=int, default=9, help="fresh interpreters per import measurement")
     parser.add_argument("--no-suite", action="store_true", help="do not time `make test` (7 min or so)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where benchmarks.md/png go")

@@ -108,14 +108,15 @@ def _cold_section(results: Results) -> list[str]:
             for h, ms in cold.handler_ms.items()
         ]
         out += _table(["Module", "Import ms", "× boto3", f"≤ {IMPORT_TARGET}×"], rows)
-        out += [
-            "",
+        artifact = (
             f"Deployable artifact (`make package`): {cold.artifact_bytes / 1e6:.1f} MB in "
             f"{cold.artifact_files} files, {cold.artifact_bytes / max(1, cold.runtime_bytes):.2f}× the "
-            "boto3 + botocore that the "
-            f"Lambda runtime provides ({cold.runtime_bytes / 1e6:.1f} MB, not shipped).",
-            "",
-        ]
+            f"boto3 + botocore that the Lambda runtime provides ({cold.runtime_bytes / 1e6:.1f} MB, "
+            "not shipped)."
+            if cold.artifact_files
+            else "Deployable artifact: not built (`make package` builds it; `make bench` does first)."
+        )
+        out += ["", artifact, ""]
     return out
 
 

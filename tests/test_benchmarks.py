@@ -196,3 +196,17 @@ def test_a_world_for_the_benchmarks_is_valid_and_holds_what_it_says() -> None:
     assert world.parameters["TargetGroupArns"] == ["web-0", "web-1"]
     with pytest.raises(WorldError):
         World.model_validate({"targetGroups": [{"name": "x", "port": 1}, {"name": "x", "port": 1}]}).check()
+
+
+def test_an_artifact_not_built_is_said_not_measured_as_zero() -> None:
+    cold = ColdStart(
+        rounds=1,
+        baseline_ms=100,
+        handler_ms={"check_drain": 120},
+        artifact_bytes=0,
+        artifact_files=0,
+        runtime_bytes=5,
+    )
+    text = report.markdown(report.Results(cold=cold), None)
+    assert "Deployable artifact: not built" in text
+    assert "0.0 MB" not in text

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,11 +29,26 @@ def test_handler_errors_come_back_the_way_lambda_reports_them(run_workflow: Runn
     )
 
 
+def load_definition() -> dict[str, Any]:
+    path = Path(__file__).parent.parent / "statemachine" / "drain.asl.json"
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
 def test_waits_and_back_off_run_on_the_simulated_clock(run_workflow: Runner) -> None:
     result = run_workflow("spot-interruption-with-eni.json", "throttled-deregister.yaml")
-    # 30 s of drain plus four jittered workflow back-offs (at most 1, 2, 4 and 8 s), all
-    # simulated: the test itself takes ~1 s.
-    assert 30 <= result["simulated_seconds"] < 30 + 1 + 2 + 4 + 8 + 1
+    # 30 s of drain plus four jittered workflow back-offs (each at most the definition's
+    # AwsThrottled interval, doubled per retry, capped), all simulated: the test takes ~1 s.
+    retrier = next(
+        r
+        for r in load_definition()["States"]["DeregisterTargets"]["Retry"]
+        if r["ErrorEquals"] == ["AwsThrottled"]
+    )
+    ceilings = [
+        min(retrier["IntervalSeconds"] * retrier["BackoffRate"] ** k, retrier["MaxDelaySeconds"])
+        for k in range(4)
+    ]
+    assert 30 <= result["simulated_seconds"] < 30 + sum(ceilings) + 1
     assert (result["retries"], result["sdk_retries"]) == (4, 0)
 
 

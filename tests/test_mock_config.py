@@ -154,7 +154,7 @@ def test_cli_mistakes_are_one_line(argv: list[str], message: str, capsys: pytest
 
 def test_a_case_that_mocks_a_state_that_is_no_task_is_refused(tmp_path: Path) -> None:
     data = {
-        "StateMachines": {"m": {"TestCases": {"Bad": {"RouteEvent": "R"}}}},
+        "StateMachines": {STATE_MACHINE_NAME: {"TestCases": {"Bad": {"RouteEvent": "R"}}}},
         "MockedResponses": {"R": {"0": {"Return": {}}}},
     }
     notice = json.loads(EVENT.read_text(encoding="utf-8"))
@@ -257,3 +257,69 @@ def test_make_sfn_local_says_plainly_that_no_docker_engine_answers(tmp_path: Pat
     assert done.returncode != 0
     assert "no Docker engine answers here" in done.stderr
     assert "compose" not in done.stdout  # nothing was started
+
+
+def _running(case_data: dict[str, Any], case: str, history_limit: int | None = None) -> dict[str, Any]:
+    notice = json.loads(EVENT.read_text(encoding="utf-8"))
+    region, account, when = event_place(notice)
+    test_case = MockConfig.from_dict(case_data).test_case(case)
+    with Simulation(
+        world("default.yaml"), region=region, account=account, start=when, mock_case=test_case
+    ) as sim:
+        if history_limit is not None:
+            sim.history_limit = history_limit
+        described: dict[str, Any] = sim.wait(sim.start(notice, name="run"))
+        return described
+
+
+def test_a_mock_that_drains_forever_ends_at_the_history_limit_as_on_aws() -> None:
+    """Regression (fresh-user review): a CheckDrain mocked to say "draining" for ever polled
+    50,000 times for ten minutes; AWS ends such an execution at its history limit."""
+    data = json.loads(MOCK_CONFIG.read_text(encoding="utf-8"))
+    draining = data["MockedResponses"]["CheckDrainDrainingTwiceThenDrained"]["0-1"]
+    data["MockedResponses"]["CheckDrainDrainingTwiceThenDrained"] = {"0-100000": draining}
+    described = _running(data, "HappyPath", history_limit=300)
+    assert (described["status"], described["error"]) == ("FAILED", "States.Runtime")
+    assert "exceed 300 events" in described["cause"]
+
+
+def test_a_mocked_return_the_step_could_not_give_is_refused_before_running() -> None:
+    data = json.loads(MOCK_CONFIG.read_text(encoding="utf-8"))
+    data["MockedResponses"]["ParseEventInterruption"]["0"]["Return"]["Payload"] = {"outcome": "Interruption"}
+    with pytest.raises(MockConfigError, match="not what ParseEvent returns"):
+        _running(data, "HappyPath")
+    data["MockedResponses"]["ParseEventInterruption"]["0"]["Return"] = {"StatusCode": 200, "Payload": None}
+    with pytest.raises(MockConfigError, match="lambda:invoke result"):
+        _running(data, "HappyPath")
+
+
+def test_the_state_machine_name_must_be_the_workflows_and_machine_hash_case_is_accepted() -> None:
+    assert CONFIG.test_case(f"{STATE_MACHINE_NAME}#HappyPath").name == "HappyPath"
+    data = json.loads(MOCK_CONFIG.read_text(encoding="utf-8"))
+    data["StateMachines"] = {"other-machine": data["StateMachines"][STATE_MACHINE_NAME]}
+    with pytest.raises(MockConfigError, match="state machine 'other-machine'"):
+        _running(data, "Ignored")
+
+
+def test_a_states_error_cannot_be_thrown_here_and_says_so() -> None:
+    data = {
+        "StateMachines": {"m": {"TestCases": {"C": {"S": "R"}}}},
+        "MockedResponses": {"R": {"0": {"Throw": {"Error": "States.Timeout", "Cause": "slow"}}}},
+    }
+    with pytest.raises(MockConfigError, match=r"cannot throw 'States\.Timeout'"):
+        MockConfig.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"StateMachines": {}, "StateMachines": {}}', "duplicate keys"),
+        ('{"MockedResponses": {"R": {"0": {"Return": NaN}}}}', "NaN is not JSON"),
+        ("[" * 100_000, "nested too deeply"),
+    ],
+)
+def test_json_that_is_not_plain_json_is_refused(tmp_path: Path, text: str, message: str) -> None:
+    bad = tmp_path / "MockConfigFile.json"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(MockConfigError, match=message):
+        MockConfig.load(bad)

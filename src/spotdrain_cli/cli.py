@@ -442,7 +442,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(f"World: {world_file.name}: {simulate.describe_world(world)}", file=live)
         print(f"Time scale: {args.time_scale:g} real s per simulated s", file=live)
         if case:
-            mocked = ", ".join(f"{state} ({r.name})" for state, r in case.states.items())
+            mocked = ", ".join(f"{state} ({r.name})" for state, r in case.states.items()) or "nothing"
             print(f"Test case: {case.state_machine}#{case.name}: mocked {mocked}", file=live)
         print("", file=live)
     try:
@@ -459,7 +459,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(f"spotdrain simulate: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except TimeoutError as exc:
-        print(f"spotdrain simulate: {exc}; try a smaller --time-scale", file=sys.stderr)
+        hint = "; try a smaller --time-scale" if args.time_scale > 0 else ""
+        print(f"spotdrain simulate: {exc}{hint}", file=sys.stderr)
         return EXIT_EXECUTION_FAILED
     if args.json:
         json.dump(result, sys.stdout, indent=2, default=str)

@@ -130,6 +130,7 @@ ECS_FROM_WORLD = frozenset(
 )
 ACCOUNT_HEADER = "x-moto-account-id"
 ENGINE_HEADER = "x-spotdrain-engine"  # a call AWS itself makes (a rule's target), not the workflow
+HISTORY_LIMIT = 25_000  # events in one execution's history (Standard workflows)
 MOCK_FUNCTION_PREFIX = "spotdrain-mock-"  # + the state's name: answered from the mock file
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 
@@ -325,6 +326,7 @@ class Simulation:
         self.concurrent = concurrent
         self.definition_edit = definition_edit  # another workflow on the same stack (benchmarks)
         self.mock_case = mock_case  # states answered from a Step Functions Local mock file
+        self.history_limit = HISTORY_LIMIT
         self.clock = SimClock(start or datetime.now(UTC), time_scale, concurrent=concurrent)
         self.elb = ElbTargets(self.clock)
         self.timeline: list[TimelineEntry] = []
@@ -468,6 +470,12 @@ class Simulation:
             timestamp: Any,
             event_details: Any,
         ) -> None:
+            ending = str(getattr(event_type, "value", event_type)).startswith("Execution")
+            if event_id > sim.history_limit and not ending:  # as AWS: the execution fails
+                raise RuntimeError(
+                    f"the execution's history would exceed {sim.history_limit} events, the "
+                    "Step Functions limit: it fails here, as it would on AWS"
+                )
             original_publish(manager, event_id, source_event_id, event_type, timestamp, event_details)
             sim._history_event(str(getattr(event_type, "value", event_type)), event_details or {})
 
@@ -738,6 +746,13 @@ class Simulation:
         response as it stands (a plain Lambda ARN resource passes the result on unwrapped, so a
         ``lambda:invoke`` mock's ``{"StatusCode": ..., "Payload": ...}`` is the state's result,
         as on Step Functions Local)."""
+        assert self.stack is not None
+        if case.state_machine != self.stack.state_machine_name:
+            raise MockConfigError(
+                f"test case {case.name!r} is one of state machine {case.state_machine!r}, but the "
+                f"workflow here is {self.stack.state_machine_name!r}: name it so in the mock file"
+            )
+        case.check_returns()
         states = definition.get("States", {})
         for name in case.states:
             state = states.get(name)

@@ -24,11 +24,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
+from spotdrain.models import DrainState, ParsedEvent, ResolvedTargets, describe_validation_error
+
+# The Lambda steps and the model of what each returns (functions/spotdrain/models.py)
+STEP_OUTPUT_MODELS: dict[str, type[BaseModel]] = {
+    "ParseEvent": ParsedEvent,
+    "ResolveTargets": ResolvedTargets,
+    "DeregisterTargets": DrainState,
+    "CheckDrain": DrainState,
+}
 RANGE = re.compile(r"^(0|[1-9][0-9]*)(?:-(0|[1-9][0-9]*))?$")
 
 
 class MockConfigError(Exception):
     """The mock configuration file is unusable, or a run went beyond what it defines."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise ValueError(f"duplicate keys {twice}")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 @dataclass(frozen=True)
@@ -67,6 +90,27 @@ class TestCase:
     states: dict[str, MockedResponse]
     invocations: dict[str, int] = field(default_factory=dict)
 
+    def check_returns(self) -> None:
+        """Every mocked Return of a Lambda step is a result that step's handler could give: a
+        ``Payload`` its output model accepts (a shape the handlers cannot produce tests nothing)."""
+        for state, response in self.states.items():
+            model = STEP_OUTPUT_MODELS.get(state)
+            if model is None:
+                continue
+            for first, last, answer in response.ranges:
+                if answer.throws:
+                    continue
+                where = f"mocked response {response.name!r} ({state}), invocation {first}-{last}"
+                returns = answer.returns
+                if not isinstance(returns, dict) or not isinstance(returns.get("Payload"), dict):
+                    raise MockConfigError(f'{where}: a lambda:invoke result is {{"Payload": {{...}}}}')
+                try:
+                    model.model_validate(returns["Payload"])
+                except ValidationError as exc:
+                    raise MockConfigError(
+                        f"{where}: not what {state} returns: {describe_validation_error(exc)}"
+                    ) from exc
+
     def next_answer(self, state: str) -> Answer:
         """The answer to the state's next invocation (counting from 0, retries included)."""
         count = self.invocations.get(state, 0)
@@ -95,6 +139,12 @@ def _answer(name: str, key: str, entry: Any) -> Answer:
         return Answer(returns=value)
     if not isinstance(value, dict) or not isinstance(value.get("Error"), str) or not value["Error"]:
         raise MockConfigError(f"{where}: Throw needs an Error (a string) and may have a Cause")
+    if value["Error"].startswith("States."):
+        raise MockConfigError(
+            f"{where}: the local engine cannot throw {value['Error']!r} (moto's interpreter refuses "
+            "error names starting with 'States.' from a task): throw a Lambda.* error or one of "
+            "spotdrain's errors instead"
+        )
     unknown = set(value) - {"Error", "Cause"}
     if unknown:
         raise MockConfigError(f"{where}: Throw has unknown fields {sorted(unknown)}")
@@ -152,11 +202,17 @@ class MockConfig:
     @classmethod
     def load(cls, path: Path) -> MockConfig:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(
+                path.read_text(encoding="utf-8"),
+                object_pairs_hook=_no_duplicates,
+                parse_constant=_no_constant,
+            )
         except OSError as exc:
             raise MockConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
             raise MockConfigError(f"{path} is not JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise MockConfigError(f"{path} is nested too deeply to be a mock configuration") from exc
         try:
             return cls.from_dict(data)
         except MockConfigError as exc:
@@ -166,7 +222,10 @@ class MockConfig:
         return [(machine, case) for machine, cases in self.test_cases.items() for case in cases]
 
     def test_case(self, name: str, state_machine: str | None = None) -> TestCase:
-        """The test case ``name`` (of ``state_machine``, needed only if several have one so named)."""
+        """The test case ``name`` (of ``state_machine``, needed only if several have one so named);
+        ``MACHINE#CASE``, as Step Functions Local runs it, names both."""
+        if "#" in name and state_machine is None:
+            state_machine, name = name.split("#", 1)
         found = [
             (machine, case)
             for machine, case in self.case_names()
