@@ -32,6 +32,7 @@ from spotdrain.models import (
     Target,
     TaskInfo,
     canonical_ip,
+    deadline_of,
 )
 from spotdrain.ownership import Ownership, check_ownership
 
@@ -98,11 +99,6 @@ def _api_target(target: Target) -> dict[str, Any]:
     return item
 
 
-def deadline_of(task: TaskInfo, settings: PollSettings) -> datetime:
-    """When the task is expected to be gone: the notice's time plus the drain deadline."""
-    return task.event_time + timedelta(seconds=settings.drain_deadline_seconds)
-
-
 def guarded_deregister(
     task: TaskInfo, targets: list[Target], deadline: datetime
 ) -> tuple[Ownership, list[Target]]:
@@ -110,10 +106,7 @@ def guarded_deregister(
     addresses are still its own; returns the guard's answer and what was sent. Every
     deregistration of the workflow goes through here."""
     if clock.now() > deadline:
-        raise StaleNotice(
-            f"not deregistering after the drain deadline {deadline.isoformat()}: task "
-            f"{task.task_arn} is gone by now and its address may belong to another task"
-        )
+        raise StaleNotice.after_deadline("deregistering", deadline, task.task_arn)
     proved_at = clock.now()  # the proof is as old as the first question it asks
     ownership = check_ownership(task)
     sent: list[Target] = []

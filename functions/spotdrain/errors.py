@@ -20,6 +20,8 @@ Either way the execution ends FAILED and the EventBridge rule on its status noti
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class SpotDrainError(Exception):
     """Base class of every named error. ``retryable`` says how the ASL treats it."""
@@ -86,6 +88,13 @@ class StaleNotice(SpotDrainError):
     redrive): the task is gone by then and its address may belong to another task."""
 
     redrivable = False
+
+    @classmethod
+    def after_deadline(cls, doing: str, deadline: datetime, task_arn: str) -> StaleNotice:
+        return cls(
+            f"not {doing} after the drain deadline {deadline.isoformat()}: task "
+            f"{task_arn} is gone by now and its address may belong to another task"
+        )
 
 
 class TooManyRegistrations(SpotDrainError):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import (
@@ -134,6 +134,11 @@ class TaskInfo(Model):
         if not EARLIEST <= value <= LATEST:
             raise ValueError(f"{value.isoformat()} is not a plausible notice time")
         return value
+
+
+def deadline_of(task: TaskInfo, settings: PollSettings) -> datetime:
+    """When the task is expected to be gone: the notice's time plus the drain deadline."""
+    return task.event_time + timedelta(seconds=settings.drain_deadline_seconds)
 
 
 class ParseEventInput(Model):

@@ -9,7 +9,6 @@ address is registered on — and every entry whose Id is one of the task's addre
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import Any, Literal
 
 from spotdrain import clock
@@ -31,6 +30,7 @@ from spotdrain.models import (
     Target,
     TargetGroupInfo,
     canonical_ip,
+    deadline_of,
 )
 
 DESCRIBE_TARGET_GROUPS_BATCH = 20  # ARNs per DescribeTargetGroups call: the API names no maximum; stay modest
@@ -186,15 +186,12 @@ def candidate_target_groups(request: Interruption, config: Config) -> list[str]:
 
 
 def resolve_targets(request: Interruption, config: Config) -> ResolvedTargets:
-    deadline = request.task.event_time + timedelta(seconds=request.settings.drain_deadline_seconds)
+    deadline = deadline_of(request.task, request.settings)
     if clock.now() > deadline:
         # a retry (throttled, say) or a redrive that comes too late: nothing may be deregistered
         # any more (DeregisterTargets would refuse), so stop before spending any more AWS calls
         # on it: in a mass interruption they are the ones the executions still in time need
-        raise StaleNotice(
-            f"not resolving targets after the drain deadline {deadline.isoformat()}: task "
-            f"{request.task.task_arn} is gone by now and its address may belong to another task"
-        )
+        raise StaleNotice.after_deadline("resolving targets", deadline, request.task.task_arn)
     if not config.has_sources:
         raise InvalidConfiguration(
             "no source of candidate target groups: set TargetGroupArns or LoadBalancerArns, "
