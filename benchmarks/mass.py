@@ -81,7 +81,7 @@ def run_mass(tasks: int) -> MassRun:
             if summary["error"]:
                 report.errors[summary["error"]] += 1
             report.workflow_retries += summary["retries"]
-            at = first_deregistration.get(worlds.task_ip(index))
+            at = first_deregistration.get(worlds.case(index).ip)
             if at is not None:
                 report.seconds_to_deregistration.append(at)
                 report.deregistered_in_time += worlds.START.timestamp() + at <= deadline

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from spotdrain_cli.soak import (
-    ACCOUNT,
-    CLUSTER,
-    EVENT_ATTACHMENT,
-    EVENT_ENI,
-    EVENT_IP,
-    EVENT_TASK_ID,
-    REGION,
-    TEMPLATE_EVENT,
-)
+from spotdrain_cli import soak
+from spotdrain_cli.soak import TEMPLATE_EVENT, Case, task_ip
 from spotdrain_cli.world import World
 
 START = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
-SUBNET = "subnet-0a1b2c3d4e5f60001"
 NEIGHBOURS = 10  # healthy targets of other tasks in each target group
 OTHER_LOAD_BALANCERS = 5  # load balancers of the account that have nothing to do with the task
 OTHER_GROUPS_EACH = 4
@@ -28,35 +20,9 @@ OTHER_GROUPS_EACH = 4
 ELBV2_DESCRIBE_LIMIT = {"operations": ["elbv2:Describe*"], "burst": 40, "refillPerSecond": 10}
 
 
-def task_ip(index: int) -> str:
-    return f"10.0.{1 + index // 200}.{10 + index % 200}"
-
-
-def task_id(index: int) -> str:
-    return f"{index + 1:032x}"
-
-
-def _task(index: int) -> dict[str, Any]:
-    tid = task_id(index)
-    return {
-        "taskArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/default/{tid}",
-        "clusterArn": CLUSTER,
-        "group": "service:web",
-        "desiredStatus": "STOPPED",
-        "lastStatus": "RUNNING",
-        "attachments": [
-            {
-                "id": f"att-{tid}",
-                "type": "ElasticNetworkInterface",
-                "status": "ATTACHED",
-                "details": [
-                    {"name": "subnetId", "value": SUBNET},
-                    {"name": "networkInterfaceId", "value": f"eni-{index + 1:017x}"},
-                    {"name": "privateIPv4Address", "value": task_ip(index)},
-                ],
-            }
-        ],
-    }
+def case(index: int) -> Case:
+    """Interrupted task ``index``, as the soak run builds its tasks and notices."""
+    return Case(index, "Drained", f"{index:032x}", task_ip(index), ())
 
 
 def world(
@@ -111,23 +77,17 @@ def world(
             },
             "loadBalancers": balancers,
             "targetGroups": target_groups,
-            "ecs": {"tasks": [_task(i) for i in range(tasks)]},
+            "ecs": {"tasks": [soak.interrupted_task(case(i)) for i in range(tasks)]},
             "rateLimits": [ELBV2_DESCRIBE_LIMIT] if rate_limited else [],
         }
     )
 
 
+@cache
+def _template() -> str:
+    return TEMPLATE_EVENT.read_text(encoding="utf-8")
+
+
 def notice(index: int = 0, when: datetime = START) -> dict[str, Any]:
     """The Spot interruption notice of task ``index`` (the sample notice, re-addressed)."""
-    text = TEMPLATE_EVENT.read_text(encoding="utf-8")
-    for old, new in (
-        (EVENT_TASK_ID, task_id(index)),
-        (EVENT_ENI, f"eni-{index + 1:017x}"),
-        (EVENT_ATTACHMENT, f"att-{task_id(index)}"),
-        ("ip-10-0-1-25", f"ip-{task_ip(index).replace('.', '-')}"),
-        (EVENT_IP, task_ip(index)),
-    ):
-        text = text.replace(old, new)
-    event: dict[str, Any] = json.loads(text)
-    event["time"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return event
+    return soak.notice(case(index), json.loads(_template()), when)

@@ -192,7 +192,7 @@ def test_a_world_for_the_benchmarks_is_valid_and_holds_what_it_says() -> None:
     world = worlds.world(groups=2, tasks=3, delay=0)
     groups = {g.name: g for g in world.target_groups}
     assert len(groups) == 2 + 20
-    assert {t.id for t in groups["web-1"].targets} >= {worlds.task_ip(i) for i in range(3)}
+    assert {t.id for t in groups["web-1"].targets} >= {worlds.case(i).ip for i in range(3)}
     assert world.parameters["TargetGroupArns"] == ["web-0", "web-1"]
     with pytest.raises(WorldError):
         World.model_validate({"targetGroups": [{"name": "x", "port": 1}, {"name": "x", "port": 1}]}).check()

@@ -99,7 +99,7 @@ class SoakReport:
         ]
 
 
-def _ip(index: int) -> str:
+def task_ip(index: int) -> str:
     return f"10.0.{1 + index // 200}.{10 + index % 200}"
 
 
@@ -122,17 +122,17 @@ def cases(count: int) -> list[Case]:
             )
         elif kind == 3:
             built.append(
-                Case(index, "SkippedIpReassigned", task_id, _ip(index), ("soak-nlb",), eni_present=False)
+                Case(index, "SkippedIpReassigned", task_id, task_ip(index), ("soak-nlb",), eni_present=False)
             )
         elif kind == 6:
-            built.append(Case(index, "NotRegistered", task_id, _ip(index), ()))
+            built.append(Case(index, "NotRegistered", task_id, task_ip(index), ()))
         else:
             groups = ("soak-nlb", "soak-alb") if index % 2 == 0 else ("soak-nlb",)
-            built.append(Case(index, "Drained", task_id, _ip(index), groups, eni_present=kind != 7))
+            built.append(Case(index, "Drained", task_id, task_ip(index), groups, eni_present=kind != 7))
     return built
 
 
-def _eni_attachment(task_id: str, ip: str, eni: str) -> dict[str, Any]:
+def eni_attachment(task_id: str, ip: str, eni: str) -> dict[str, Any]:
     return {
         "id": f"att-{task_id}",
         "type": "ElasticNetworkInterface",
@@ -145,6 +145,18 @@ def _eni_attachment(task_id: str, ip: str, eni: str) -> dict[str, Any]:
     }
 
 
+def interrupted_task(case: Case) -> dict[str, Any]:
+    """The case's task as ECS describes it: reclaimed (desired STOPPED), still running, its ENI."""
+    return {
+        "taskArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/default/{case.task_id}",
+        "clusterArn": CLUSTER,
+        "group": "service:web",
+        "desiredStatus": "STOPPED",
+        "lastStatus": "RUNNING",
+        "attachments": [eni_attachment(case.task_id, case.ip, f"eni-{case.index:017x}")],
+    }
+
+
 def soak_world(all_cases: list[Case], *, fault_rate: float, seed: int) -> World:
     targets: dict[str, list[dict[str, Any]]] = {"soak-nlb": [], "soak-alb": []}
     tasks: list[dict[str, Any]] = []
@@ -153,7 +165,6 @@ def soak_world(all_cases: list[Case], *, fault_rate: float, seed: int) -> World:
             continue
         for group in case.groups:
             targets[group].append({"id": case.ip, "port": 8080})
-        task_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/default/{case.task_id}"
         if case.expected == "SkippedIpReassigned":  # its replacement now holds the address
             replacement = f"r{case.task_id[1:]}"
             tasks.append(
@@ -163,20 +174,11 @@ def soak_world(all_cases: list[Case], *, fault_rate: float, seed: int) -> World:
                     "group": "service:web",
                     "desiredStatus": "RUNNING",
                     "lastStatus": "RUNNING",
-                    "attachments": [_eni_attachment(replacement, case.ip, f"eni-r{case.index:016x}")],
+                    "attachments": [eni_attachment(replacement, case.ip, f"eni-r{case.index:016x}")],
                 }
             )
         elif case.eni_present:
-            tasks.append(
-                {
-                    "taskArn": task_arn,
-                    "clusterArn": CLUSTER,
-                    "group": "service:web",
-                    "desiredStatus": "STOPPED",
-                    "lastStatus": "RUNNING",
-                    "attachments": [_eni_attachment(case.task_id, case.ip, f"eni-{case.index:017x}")],
-                }
-            )
+            tasks.append(interrupted_task(case))
     for listed in targets.values():
         listed.extend({"id": f"10.1.0.{10 + n}", "port": 8080} for n in range(NEIGHBOURS))
     per_error = 1 - (1 - fault_rate) ** (1 / len(TRANSIENT_ERRORS))  # overall share = fault_rate
