@@ -7,6 +7,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from spotdrain_cli.history import analyse
+
 STATEMACHINE = Path(__file__).parent / "statemachine"
 MOCK_CONFIG = STATEMACHINE / "MockConfigFile.json"
 EXPECTED: dict[str, dict[str, Any]] = json.loads((STATEMACHINE / "expected.json").read_text(encoding="utf-8"))
@@ -15,22 +17,12 @@ EVENT = Path(__file__).parent / "events" / "spot-interruption-with-eni.json"
 
 
 def path_and_retries(history: list[dict[str, Any]]) -> tuple[list[str], dict[str, int]]:
-    """The states entered, in order, and how often each Task was scheduled again (retries)."""
-    path: list[str] = []
-    scheduled: Counter[str] = Counter()
-    entered: Counter[str] = Counter()
-    for event in history:
-        kind = str(event["type"])
-        if kind.endswith("StateEntered"):
-            path.append(event["stateEnteredEventDetails"]["name"])
-            if kind == "TaskStateEntered":
-                entered[path[-1]] += 1
-        elif kind in {"TaskScheduled", "LambdaFunctionScheduled"} and path:
-            scheduled[path[-1]] += 1
-    retries = {
-        state: scheduled[state] - entered[state] for state in scheduled if scheduled[state] > entered[state]
-    }
-    return path, retries
+    """The states entered, in order, and how often each Task was tried again (retries)."""
+    states = analyse(history)["states"]
+    retries: Counter[str] = Counter()
+    for state in states:
+        retries[state["name"]] += state.get("retries", 0)
+    return [state["name"] for state in states], {name: n for name, n in retries.items() if n}
 
 
 def check(case: str, status: str, error: str | None, history: list[dict[str, Any]]) -> None:

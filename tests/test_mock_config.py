@@ -10,23 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
-from spotdrain.models import DrainState, ParsedEvent, ResolvedTargets
 from spotdrain_cli.cli import main
 from spotdrain_cli.engine import Simulation
-from spotdrain_cli.mock_config import MockConfig, MockConfigError, parse_range
+from spotdrain_cli.mock_config import STEP_OUTPUT_MODELS, MockConfig, MockConfigError, parse_range
 from spotdrain_cli.simulate import event_place
 from tests.conftest import world
 from tests.mock_cases import EVENT, EXPECTED, MOCK_CONFIG, STATE_MACHINE_NAME, check
 
 CONFIG = MockConfig.load(MOCK_CONFIG)
-OUTPUT_MODELS: dict[str, type[BaseModel]] = {
-    "ParseEvent": ParsedEvent,
-    "ResolveTargets": ResolvedTargets,
-    "DeregisterTargets": DrainState,
-    "CheckDrain": DrainState,
-}
 # The example of the AWS Step Functions developer guide ("Mock configuration file structure")
 DOCUMENTED_EXAMPLE: dict[str, Any] = {
     "StateMachines": {
@@ -122,11 +114,11 @@ def test_every_mocked_return_is_the_steps_real_output_shape(response: str, entry
     for state in states:
         if answer.throws:
             continue
-        if state not in OUTPUT_MODELS:  # ReleaseNoticeClaim: DynamoDB DeleteItem's answer
+        if state not in STEP_OUTPUT_MODELS:  # ReleaseNoticeClaim: DynamoDB DeleteItem's answer
             assert answer.returns == {}
             continue
         assert answer.returns["StatusCode"] == 200
-        OUTPUT_MODELS[state].model_validate(answer.returns["Payload"])
+        STEP_OUTPUT_MODELS[state].model_validate(answer.returns["Payload"])
 
 
 def test_the_cli_runs_a_test_case(capsys: pytest.CaptureFixture[str]) -> None:

@@ -93,6 +93,23 @@ ENDINGS = {
 }
 
 
+# A Task with a service integration (``arn:aws:states:::lambda:invoke``) logs Task* events; one
+# whose Resource is a plain Lambda function ARN logs LambdaFunction* events instead.
+SCHEDULED = frozenset({"TaskScheduled", "LambdaFunctionScheduled"})
+TASK_FAILURES = frozenset(
+    {
+        "TaskFailed",
+        "TaskTimedOut",
+        "TaskStartFailed",
+        "TaskSubmitFailed",
+        "LambdaFunctionFailed",
+        "LambdaFunctionTimedOut",
+        "LambdaFunctionStartFailed",
+        "LambdaFunctionScheduleFailed",
+    }
+)
+
+
 def analyse(events: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: C901 - one branch per event kind
     """The path taken, state by state, and how the execution ended.
 
@@ -125,12 +142,9 @@ def analyse(events: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: C901 - one
             if current.result == "running":
                 current.result = "succeeded"
             current = None
-        elif kind == "TaskScheduled" and current is not None:
+        elif kind in SCHEDULED and current is not None:
             current.attempts += 1
-        elif (
-            kind in {"TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed"}
-            and current is not None
-        ):
+        elif kind in TASK_FAILURES and current is not None:
             current.errors.append(
                 {"error": str(details.get("error", kind)), "cause": str(details.get("cause", ""))}
             )
