@@ -262,6 +262,13 @@ def _parsed_once(worker: Any) -> Any:
     return _parse_definition(worker._evaluation_details.state_machine_details.definition)
 
 
+def _function_error(response_headers: dict[str, str], error_type: str, message: str, **more: Any) -> bytes:
+    """A function error as Lambda reports it: the header, and errorType/errorMessage, which
+    Step Functions matches Retry and Catch against."""
+    response_headers["x-amz-function-error"] = "Unhandled"
+    return json.dumps({"errorType": error_type, "errorMessage": message, **more}).encode()
+
+
 def _settling(described: dict[str, Any], deadline: float) -> bool:
     """moto marks an execution FAILED a moment before it records the error: wait for the error."""
     return described["status"] == "FAILED" and "error" not in described and time.monotonic() < deadline
@@ -419,8 +426,12 @@ class Simulation:
                         f"a concurrent simulation needs one environment for all functions: {key} "
                         f"differs in {logical_id}"
                     )
+        return {**shared, **self._handler_overrides()}
+
+    def _handler_overrides(self) -> dict[str, str]:
+        """What the engine sets over the functions' environment: no metrics or traces sent,
+        and the region Lambda would give."""
         return {
-            **shared,
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "AWS_REGION": self.region,
@@ -772,12 +783,10 @@ class Simulation:
         try:
             answer = self.mock_case.next_answer(state)
         except MockConfigError as exc:
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": "MockConfigError", "errorMessage": str(exc)}).encode()
+            return _function_error(response_headers, "MockConfigError", str(exc))
         if answer.throws:
             self._timeline("mock", f"{state} → {answer.error} (mocked)", error=answer.error)
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": answer.error, "errorMessage": answer.cause or ""}).encode()
+            return _function_error(response_headers, str(answer.error), answer.cause or "")
         self._timeline("mock", f"{state} → Return (mocked)")
         return json.dumps(answer.returns).encode()
 
@@ -1098,21 +1107,15 @@ class Simulation:
         assert self.stack is not None
         spec = self.stack.functions.get(logical_id)
         if spec is None:
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps(
-                {
-                    "errorType": "ResourceNotFoundException",
-                    "errorMessage": f"Function not found: {function_name}",
-                }
-            ).encode()
+            return _function_error(
+                response_headers, "ResourceNotFoundException", f"Function not found: {function_name}"
+            )
         module_name, attribute = spec.handler.rsplit(".", 1)
-        environment = dict(spec.environment)
-        environment.update(
-            POWERTOOLS_METRICS_DISABLED="true",
-            POWERTOOLS_TRACE_DISABLED="true",
-            AWS_REGION=self.region,
-            AWS_LAMBDA_FUNCTION_NAME=logical_id,
-        )
+        environment = {
+            **spec.environment,
+            **self._handler_overrides(),
+            "AWS_LAMBDA_FUNCTION_NAME": logical_id,
+        }
         context = FakeLambdaContext(function_name=logical_id, invoked_function_arn=function_name)
         with ExitStack() as scope:
             if not self.concurrent:  # one handler at a time, each in its function's environment
@@ -1126,15 +1129,13 @@ class Simulation:
                 result = handler(payload, context)
                 return json.dumps(result).encode()
             except Exception as exc:  # reported the way Lambda reports it
-                response_headers["x-amz-function-error"] = "Unhandled"
-                return json.dumps(
-                    {
-                        "errorType": type(exc).__name__,
-                        "errorMessage": str(exc),
-                        "requestId": context.aws_request_id,
-                        "stackTrace": traceback.format_tb(exc.__traceback__)[-5:],
-                    }
-                ).encode()
+                return _function_error(
+                    response_headers,
+                    type(exc).__name__,
+                    str(exc),
+                    requestId=context.aws_request_id,
+                    stackTrace=traceback.format_tb(exc.__traceback__)[-5:],
+                )
             finally:
                 # metrics are disabled here, and Powertools then keeps them instead of flushing:
                 # drop them, or they pile up and spill onto stdout at 100 values
